@@ -1,0 +1,1 @@
+//! Table-driven entropy coding (static rANS).

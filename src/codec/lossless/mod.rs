@@ -1,0 +1,1 @@
+//! Lossless chunk models: float field splitting with scale contexts, byte planes.

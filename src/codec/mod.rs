@@ -1,0 +1,4 @@
+//! Per-chunk codecs: the entropy coder and the lossless models built on it.
+
+pub mod entropy;
+pub mod lossless;

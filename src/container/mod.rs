@@ -1,0 +1,1 @@
+//! The `.stz` container format.

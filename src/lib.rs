@@ -1,0 +1,17 @@
+//! stzip: lossless and lossy compression of safetensors weight files.
+//!
+//! The pipeline, in the order bytes flow through it:
+//! - [`safetensors`]: streaming reader and validator for `.safetensors` input.
+//! - [`codec`]: per-chunk codecs — the entropy coder, the lossless float
+//!   models and byte-plane coder.
+//! - [`container`]: the `.stz` file format (chunks, checksums, index).
+//! - [`pipeline`]: compress / decompress drivers tying the three together,
+//!   streaming with bounded memory and parallel over chunks.
+
+pub mod codec;
+pub mod container;
+pub mod error;
+pub mod pipeline;
+pub mod safetensors;
+
+pub use error::{Error, Result};

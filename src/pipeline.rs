@@ -1,0 +1,1 @@
+//! Compress / decompress drivers.
