@@ -1,1 +1,97 @@
-//! Lossless chunk models: float field splitting with scale contexts, byte planes.
+//! Lossless chunk coding: picks a model per dtype and falls back to storing
+//! the bytes when modelling would not shrink them.
+//!
+//! Payload = one method byte, then the method's body:
+//! - `0` stored: the chunk bytes verbatim;
+//! - `1` byte planes: byte `k` of every element forms plane `k`, each coded
+//!   by [`encode_bytes`] (integers, bool, fp8 — and any float chunk where
+//!   this is smaller);
+//! - `2` float fields: see [`float`].
+
+pub mod float;
+mod planes;
+
+use crate::codec::entropy::{decode_bytes, encode_bytes};
+use crate::error::{Error, Result};
+use crate::safetensors::Dtype;
+
+const METHOD_STORED: u8 = 0;
+const METHOD_PLANES: u8 = 1;
+const METHOD_FLOAT: u8 = 2;
+
+/// Encode one chunk of `dtype` elements laid out in rows of `row_len`
+/// elements. Returns the payload.
+pub fn encode_chunk(dtype: Dtype, row_len: usize, data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    match dtype.float_layout() {
+        Some(layout) if !data.is_empty() => {
+            out.push(METHOD_FLOAT);
+            float::encode(layout, data, row_len, &mut out)?;
+        }
+        _ => {
+            out.push(METHOD_PLANES);
+            planes::encode(dtype.size(), data, &mut out);
+        }
+    }
+    if out.len() > data.len() + 1 {
+        out.clear();
+        out.push(METHOD_STORED);
+        out.extend_from_slice(data);
+    }
+    Ok(out)
+}
+
+/// Decode a chunk payload into `out`, whose length the container states.
+pub fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<()> {
+    let (&method, mut body) = payload.split_first().ok_or(Error::CodecTruncated)?;
+    match method {
+        METHOD_STORED => {
+            if body.len() != out.len() {
+                return Err(Error::CodecCorrupt("stored chunk has the wrong length"));
+            }
+            out.copy_from_slice(body);
+            return Ok(());
+        }
+        METHOD_PLANES => planes::decode(dtype.size(), &mut body, out)?,
+        METHOD_FLOAT => {
+            let layout = dtype
+                .float_layout()
+                .ok_or(Error::CodecCorrupt("float model used for a non-float dtype"))?;
+            float::decode(layout, &mut body, out)?;
+        }
+        _ => return Err(Error::UnknownCodecMethod(method)),
+    }
+    if !body.is_empty() {
+        return Err(Error::CodecCorrupt("trailing bytes after the chunk body"));
+    }
+    Ok(())
+}
+
+/// LEB128 unsigned varint.
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub(crate) fn read_varint(input: &mut &[u8]) -> Result<u64> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let (&b, rest) = input.split_first().ok_or(Error::CodecTruncated)?;
+        *input = rest;
+        let part = u64::from(b & 0x7f);
+        if i == 9 && part > 1 {
+            return Err(Error::CodecCorrupt("varint overflows 64 bits"));
+        }
+        v |= part << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(Error::CodecCorrupt("varint longer than 10 bytes"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+use super::*;
+
+/// Small deterministic generator (SplitMix64) for test data.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn gauss(&mut self) -> f64 {
+        let (u, v) = (self.unit().max(1e-300), self.unit());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+fn to_bytes(dtype: Dtype, vals: &[f64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &v in vals {
+        match dtype {
+            Dtype::F64 => out.extend_from_slice(&v.to_le_bytes()),
+            Dtype::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
+            Dtype::BF16 => out.extend_from_slice(&(((v as f32).to_bits() >> 16) as u16).to_le_bytes()),
+            Dtype::F16 => out.extend_from_slice(&f32_to_f16(v as f32).to_le_bytes()),
+            _ => unreachable!(),
+        }
+    }
+    out
+}
+
+/// Truncating f32 → f16 conversion, good enough for test data.
+fn f32_to_f16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let e = ((b >> 23) & 0xff) as i32 - 127 + 15;
+    if e <= 0 {
+        sign
+    } else if e >= 31 {
+        sign | 0x7c00
+    } else {
+        sign | ((e as u16) << 10) | ((b >> 13) & 0x3ff) as u16
+    }
+}
+
+fn round_trip(dtype: Dtype, row_len: usize, data: &[u8]) -> usize {
+    let payload = encode_chunk(dtype, row_len, data).unwrap();
+    let mut out = vec![0u8; data.len()];
+    decode_chunk(dtype, &payload, &mut out).unwrap();
+    assert_eq!(out, data, "{dtype:?} row_len {row_len}");
+    payload.len()
+}
+
+const FLOATS: [Dtype; 4] = [Dtype::F16, Dtype::BF16, Dtype::F32, Dtype::F64];
+
+#[test]
+fn gaussian_rows_with_varying_scales_compress() {
+    let mut rng = Rng(1);
+    let (rows, cols) = (64, 96);
+    let vals: Vec<f64> = (0..rows * cols)
+        .map(|i| rng.gauss() * 0.02 * (1.0 + (i / cols) as f64 / 8.0) * (1.0 + (i % cols) as f64 / 32.0))
+        .collect();
+    for dtype in FLOATS {
+        let data = to_bytes(dtype, &vals);
+        let size = round_trip(dtype, cols, &data);
+        assert!(size < data.len(), "{dtype:?}: {size} >= {}", data.len());
+    }
+    // F32 Gaussian: 16 low mantissa bits are incompressible, the top
+    // half codes to about 7-8 bits, so expect well under 26 bits/value.
+    let data = to_bytes(Dtype::F32, &vals);
+    let size = round_trip(Dtype::F32, cols, &data);
+    assert!(size * 8 < vals.len() * 26, "{} bits/value", size as f64 * 8.0 / vals.len() as f64);
+}
+
+#[test]
+fn fp16_born_rows_drop_their_zero_bits() {
+    let mut rng = Rng(2);
+    let cols = 128;
+    // Half the rows hold values exactly representable in fp16.
+    let vals: Vec<f64> = (0..64 * cols)
+        .map(|i| {
+            let v = rng.gauss() * 0.05;
+            if (i / cols) % 2 == 0 {
+                f32::from_bits((v as f32).to_bits() & !0x1fff) as f64
+            } else {
+                v
+            }
+        })
+        .collect();
+    let data = to_bytes(Dtype::F32, &vals);
+    let size = round_trip(Dtype::F32, cols, &data);
+    // 13 bits saved on half the values: well under 26 - 6.5 bits/value.
+    assert!(size * 8 < vals.len() * 20, "{} bits/value", size as f64 * 8.0 / vals.len() as f64);
+}
+
+#[test]
+fn special_values_survive() {
+    let specials = [
+        0.0,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        f64::MIN_POSITIVE / 3.0,
+        1e-40,
+        -1e-45,
+        f64::MAX,
+        65504.0,
+        1e30,
+        -1e-30,
+    ];
+    let mut rng = Rng(3);
+    let vals: Vec<f64> = (0..4096)
+        .map(|i| if i % 7 == 0 { specials[i / 7 % specials.len()] } else { rng.gauss() })
+        .collect();
+    for dtype in FLOATS {
+        for row_len in [1, 3, 64, 4096] {
+            round_trip(dtype, row_len, &to_bytes(dtype, &vals));
+        }
+    }
+    // NaN payloads and signalling NaNs are bits like any other.
+    let mut data = Vec::new();
+    for bits in [0x7fc0_0001u32, 0xffc0_1234, 0x7f80_0001, 0x8000_0000, 0x0000_0001, 0x7f7f_ffff] {
+        data.extend_from_slice(&bits.to_le_bytes());
+    }
+    round_trip(Dtype::F32, 2, &data);
+}
+
+#[test]
+fn every_dtype_and_shape_round_trips() {
+    let mut rng = Rng(4);
+    for dtype in Dtype::ALL {
+        for n in [1usize, 2, 3, 7, 8, 9, 63, 64, 65, 1000] {
+            let mut data: Vec<u8> = (0..n * dtype.size()).map(|_| rng.next() as u8).collect();
+            if dtype == Dtype::Bool {
+                data.iter_mut().for_each(|b| *b &= 1);
+            }
+            for row_len in [1, 2, 5, n] {
+                round_trip(dtype, row_len, &data);
+            }
+            round_trip(dtype, n, &vec![0u8; n * dtype.size()]);
+        }
+        round_trip(dtype, 1, &[]);
+    }
+}
+
+#[test]
+fn integers_compress_by_planes() {
+    let data: Vec<u8> = (0..10_000i64).flat_map(|i| (i % 300).to_le_bytes()).collect();
+    let size = round_trip(Dtype::I64, 10_000, &data);
+    assert!(size < data.len() / 6, "{size}");
+}
+
+#[test]
+fn incompressible_data_is_stored() {
+    let mut rng = Rng(5);
+    let data: Vec<u8> = (0..4000).map(|_| rng.next() as u8).collect();
+    let payload = encode_chunk(Dtype::U8, 4000, &data).unwrap();
+    assert_eq!(payload.len(), data.len() + 1);
+    assert_eq!(payload[0], METHOD_STORED);
+}
+
+#[test]
+fn corrupt_payloads_error_without_panicking() {
+    let mut rng = Rng(6);
+    let vals: Vec<f64> = (0..2048).map(|_| rng.gauss() * 0.1).collect();
+    for dtype in [Dtype::F32, Dtype::BF16, Dtype::I16] {
+        let data = if dtype == Dtype::I16 {
+            (0..2048u16).flat_map(|i| (i % 50).to_le_bytes()).collect()
+        } else {
+            to_bytes(dtype, &vals)
+        };
+        let payload = encode_chunk(dtype, 64, &data).unwrap();
+        let mut out = vec![0u8; data.len()];
+        for cut in 0..payload.len() {
+            let r = decode_chunk(dtype, &payload[..cut], &mut out);
+            assert!(r.is_err(), "{dtype:?}: truncation at {cut} of {} decoded", payload.len());
+        }
+        for i in 0..2000 {
+            let mut bad = payload.clone();
+            let pos = (rng.next() as usize) % bad.len();
+            bad[pos] ^= 1 << (i % 8);
+            // Either an error or some output: never a panic. (Checksums
+            // catch the silent cases one level up.)
+            let _ = decode_chunk(dtype, &bad, &mut out);
+        }
+        let mut extra = payload.clone();
+        extra.push(0);
+        assert!(decode_chunk(dtype, &extra, &mut out).is_err());
+    }
+    assert!(matches!(decode_chunk(Dtype::F32, &[9], &mut []), Err(Error::UnknownCodecMethod(9))));
+    assert!(matches!(decode_chunk(Dtype::F32, &[], &mut []), Err(Error::CodecTruncated)));
+}
+
+#[test]
+fn varints_round_trip_and_reject_overflow() {
+    for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+        let mut buf = Vec::new();
+        write_varint(&mut buf, v);
+        let mut s = &buf[..];
+        assert_eq!(read_varint(&mut s).unwrap(), v);
+        assert!(s.is_empty());
+    }
+    let mut s: &[u8] = &[0xff; 10];
+    assert!(read_varint(&mut s).is_err());
+    let mut s: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
+    assert!(read_varint(&mut s).is_err());
+}

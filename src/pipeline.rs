@@ -1,1 +1,0 @@
-//! Compress / decompress drivers.

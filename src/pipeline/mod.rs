@@ -1,0 +1,292 @@
+//! Compress and decompress drivers: safetensors in, `.stz` out and back,
+//! streaming from any `Read` to any `Write` with memory bounded by
+//! `threads × chunk size`, parallel over chunks, output independent of the
+//! thread count.
+
+pub mod chunking;
+mod parallel;
+
+use std::io::{Read, Write};
+
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+
+use crate::codec::lossless;
+use crate::container::{StzReader, StzWriter};
+use crate::error::{Error, Result};
+use crate::safetensors::{self, Dtype, Header};
+pub use chunking::{Chunk, DEFAULT_CHUNK_BYTES};
+
+/// Settings shared by compression and decompression.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads (1 = everything on the calling thread).
+    pub threads: usize,
+    /// Uncompressed bytes per chunk (compression only).
+    pub chunk_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+        }
+    }
+}
+
+impl Options {
+    fn in_flight(&self) -> usize {
+        self.threads.max(1) * 2
+    }
+}
+
+/// Progress so far, in bytes of the uncompressed file and of the `.stz`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub raw_bytes: u64,
+    pub stz_bytes: u64,
+}
+
+/// What happened to one tensor.
+#[derive(Debug, Clone)]
+pub struct TensorReport {
+    pub name: String,
+    pub dtype: Dtype,
+    pub shape: Vec<u64>,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+}
+
+/// Totals of a compression or decompression.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub raw_bytes: u64,
+    pub stz_bytes: u64,
+    /// Number of float elements (the denominator of bits per weight).
+    pub float_params: u64,
+    pub tensors: Vec<TensorReport>,
+}
+
+impl Report {
+    /// Compressed bits per float parameter, counting every byte of the file.
+    pub fn bits_per_weight(&self) -> f64 {
+        if self.float_params == 0 {
+            return 0.0;
+        }
+        self.stz_bytes as f64 * 8.0 / self.float_params as f64
+    }
+
+    fn new(header: &Header) -> Report {
+        Report {
+            raw_bytes: header.file_len(),
+            stz_bytes: 0,
+            float_params: header
+                .tensors()
+                .iter()
+                .filter(|t| t.dtype.is_float())
+                .map(|t| t.num_elements())
+                .sum(),
+            tensors: header
+                .tensors()
+                .iter()
+                .map(|t| TensorReport {
+                    name: t.name.clone(),
+                    dtype: t.dtype,
+                    shape: t.shape.clone(),
+                    raw_bytes: t.byte_len(),
+                    stored_bytes: 0,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A counting writer, so progress and reports know the `.stz` size.
+struct Counted<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct EncodedChunk {
+    chunk: Chunk,
+    checksum: u64,
+    payload: Vec<u8>,
+}
+
+/// Compress a safetensors stream into a `.stz` stream (lossless).
+pub fn compress<R: Read, W: Write + Send>(
+    input: R,
+    output: W,
+    opts: &Options,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Report> {
+    let (header, mut data) = safetensors::open(input)?;
+    let mut report = Report::new(&header);
+    let plan = chunking::plan(&header, opts.chunk_bytes);
+    let mut file_hash = Xxh3::new();
+    file_hash.update(header.raw());
+    let mut writer = StzWriter::new(Counted { inner: output, count: 0 }, header.raw())?;
+    let dtypes: Vec<Dtype> = header.tensors().iter().map(|t| t.dtype).collect();
+    let mut next = plan.iter();
+    let mut raw_done = header.raw().len() as u64;
+    let tensors = &mut report.tensors;
+    ordered_map_chunks(
+        opts,
+        || {
+            let Some(&chunk) = next.next() else { return Ok(None) };
+            let mut buf = vec![0u8; chunk.len];
+            data.read_exact(&mut buf)?;
+            file_hash.update(&buf);
+            Ok(Some((chunk, buf)))
+        },
+        |(chunk, buf): (Chunk, Vec<u8>)| {
+            let dtype = dtypes.get(chunk.tensor).copied().ok_or(Error::Internal("chunk of no tensor"))?;
+            let payload = lossless::encode_chunk(dtype, chunk.row_len, &buf)?;
+            Ok(EncodedChunk { chunk, checksum: xxh3_64(&buf), payload })
+        },
+        |enc: EncodedChunk| {
+            let tensor = u32::try_from(enc.chunk.tensor).map_err(|_| Error::Internal("too many tensors"))?;
+            let before = writer.bytes_written();
+            writer.write_chunk(tensor, enc.chunk.len as u64, enc.checksum, &enc.payload)?;
+            if let Some(t) = tensors.get_mut(enc.chunk.tensor) {
+                t.stored_bytes += writer.bytes_written() - before;
+            }
+            raw_done += enc.chunk.len as u64;
+            progress(Progress { raw_bytes: raw_done, stz_bytes: writer.bytes_written() });
+            Ok(())
+        },
+    )?;
+    data.finish()?;
+    let counted = writer.finish(file_hash.digest(), header.file_len())?;
+    report.stz_bytes = counted.count;
+    progress(Progress { raw_bytes: report.raw_bytes, stz_bytes: report.stz_bytes });
+    Ok(report)
+}
+
+fn ordered_map_chunks<J: Send, O: Send>(
+    opts: &Options,
+    produce: impl FnMut() -> Result<Option<J>>,
+    work: impl Fn(J) -> Result<O> + Sync,
+    consume: impl FnMut(O) -> Result<()> + Send,
+) -> Result<()> {
+    parallel::ordered_map(opts.threads, opts.in_flight(), produce, work, consume)
+}
+
+/// Where decoded chunks must land: the tensor and the bytes left in it.
+struct Expect<'h> {
+    header: &'h Header,
+    tensor: usize,
+    left: u64,
+}
+
+impl Expect<'_> {
+    /// Check the next frame against the header and return the dtype.
+    fn take(&mut self, tensor: u32, len: u64) -> Result<Dtype> {
+        let tensor = tensor as usize;
+        while self.left == 0 && self.tensor < tensor {
+            self.tensor += 1;
+            self.left = self.header.tensors().get(self.tensor).map_or(0, |t| t.byte_len());
+        }
+        let info = self
+            .header
+            .tensors()
+            .get(self.tensor)
+            .filter(|_| self.tensor == tensor)
+            .ok_or(Error::ChunkOutOfOrder { tensor })?;
+        if len == 0 || len > self.left || len % info.dtype.size() as u64 != 0 {
+            return Err(Error::ChunkLengthMismatch { tensor, len, left: self.left });
+        }
+        self.left -= len;
+        Ok(info.dtype)
+    }
+
+    fn finish(mut self) -> Result<()> {
+        loop {
+            if self.left != 0 {
+                return Err(Error::MissingChunks { tensor: self.tensor, missing: self.left });
+            }
+            self.tensor += 1;
+            match self.header.tensors().get(self.tensor) {
+                Some(t) => self.left = t.byte_len(),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Decompress a `.stz` stream, writing the safetensors file to `output`
+/// (or nowhere, for `verify`). Every chunk checksum and the whole-file
+/// checksum are checked.
+pub fn decompress<R: Read, W: Write + Send>(
+    input: R,
+    mut output: Option<W>,
+    opts: &Options,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Report> {
+    let mut reader = StzReader::new(input)?;
+    let header = Header::parse(reader.safetensors_header().to_vec())?;
+    let mut report = Report::new(&header);
+    let mut file_hash = Xxh3::new();
+    file_hash.update(header.raw());
+    if let Some(w) = output.as_mut() {
+        w.write_all(header.raw())?;
+    }
+    let mut expect = Expect {
+        header: &header,
+        tensor: 0,
+        left: header.tensors().first().map_or(0, |t| t.byte_len()),
+    };
+    let mut raw_done = header.raw().len() as u64;
+    let tensors = &mut report.tensors;
+    ordered_map_chunks(
+        opts,
+        || {
+            let mut payload = Vec::new();
+            let Some(ch) = reader.next_chunk(&mut payload)? else { return Ok(None) };
+            let dtype = expect.take(ch.tensor, ch.decoded_len)?;
+            Ok(Some((ch, dtype, payload)))
+        },
+        |(ch, dtype, payload): (crate::container::ChunkHeader, Dtype, Vec<u8>)| {
+            let len = usize::try_from(ch.decoded_len).map_err(|_| Error::Internal("chunk too large"))?;
+            let mut out = vec![0u8; len];
+            lossless::decode_chunk(dtype, &payload, &mut out)?;
+            if xxh3_64(&out) != ch.checksum {
+                return Err(Error::ChunkChecksum { tensor: ch.tensor as usize });
+            }
+            Ok((ch, payload.len(), out))
+        },
+        |(ch, stored, out): (crate::container::ChunkHeader, usize, Vec<u8>)| {
+            file_hash.update(&out);
+            if let Some(w) = output.as_mut() {
+                w.write_all(&out)?;
+            }
+            if let Some(t) = tensors.get_mut(ch.tensor as usize) {
+                t.stored_bytes += stored as u64;
+            }
+            raw_done += out.len() as u64;
+            progress(Progress { raw_bytes: raw_done, stz_bytes: 0 });
+            Ok(())
+        },
+    )?;
+    expect.finish()?;
+    let (_index, trailer) = reader.finish()?;
+    if trailer.file_checksum != file_hash.digest() {
+        return Err(Error::FileChecksum);
+    }
+    if let Some(w) = output.as_mut() {
+        w.flush()?;
+    }
+    report.stz_bytes = trailer.stz_len;
+    Ok(report)
+}
