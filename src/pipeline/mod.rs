@@ -43,7 +43,11 @@ impl Options {
 /// Progress so far, in bytes of the uncompressed file and of the `.stz`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
+    /// Bytes of the safetensors file done so far.
     pub raw_bytes: u64,
+    /// Size of the whole safetensors file.
+    pub raw_total: u64,
+    /// Bytes of `.stz` written so far (compression only).
     pub stz_bytes: u64,
 }
 
@@ -140,6 +144,7 @@ pub fn compress<R: Read, W: Write + Send>(
     let dtypes: Vec<Dtype> = header.tensors().iter().map(|t| t.dtype).collect();
     let mut next = plan.iter();
     let mut raw_done = header.raw().len() as u64;
+    let raw_total = header.file_len();
     let tensors = &mut report.tensors;
     ordered_map_chunks(
         opts,
@@ -163,14 +168,14 @@ pub fn compress<R: Read, W: Write + Send>(
                 t.stored_bytes += writer.bytes_written() - before;
             }
             raw_done += enc.chunk.len as u64;
-            progress(Progress { raw_bytes: raw_done, stz_bytes: writer.bytes_written() });
+            progress(Progress { raw_bytes: raw_done, raw_total, stz_bytes: writer.bytes_written() });
             Ok(())
         },
     )?;
     data.finish()?;
     let counted = writer.finish(file_hash.digest(), header.file_len())?;
     report.stz_bytes = counted.count;
-    progress(Progress { raw_bytes: report.raw_bytes, stz_bytes: report.stz_bytes });
+    progress(Progress { raw_bytes: raw_total, raw_total, stz_bytes: report.stz_bytes });
     Ok(report)
 }
 
@@ -248,6 +253,7 @@ pub fn decompress<R: Read, W: Write + Send>(
         left: header.tensors().first().map_or(0, |t| t.byte_len()),
     };
     let mut raw_done = header.raw().len() as u64;
+    let raw_total = header.file_len();
     let tensors = &mut report.tensors;
     ordered_map_chunks(
         opts,
@@ -275,7 +281,7 @@ pub fn decompress<R: Read, W: Write + Send>(
                 t.stored_bytes += stored as u64;
             }
             raw_done += out.len() as u64;
-            progress(Progress { raw_bytes: raw_done, stz_bytes: 0 });
+            progress(Progress { raw_bytes: raw_done, raw_total, stz_bytes: 0 });
             Ok(())
         },
     )?;

@@ -1,0 +1,63 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Compress safetensors weight files losslessly, and restore them byte for byte.
+#[derive(Parser)]
+#[command(name = "stzip", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Compress a .safetensors file into .stz (`-` reads stdin).
+    Compress {
+        /// Input .safetensors file, or `-` for stdin.
+        input: String,
+        /// Output file (default: INPUT.stz; `-` for stdout).
+        #[arg(short, long)]
+        output: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Restore the original .safetensors file from a .stz.
+    Decompress {
+        /// Input .stz file, or `-` for stdin.
+        input: String,
+        /// Output file (default: INPUT without .stz; `-` for stdout).
+        #[arg(short, long)]
+        output: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Decode a .stz completely and check every checksum, writing nothing.
+    Verify {
+        /// Input .stz file, or `-` for stdin.
+        input: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List the tensors of a .safetensors or .stz file.
+    Inspect {
+        /// A .safetensors or .stz file (`-` for stdin).
+        input: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct CommonArgs {
+    /// Overwrite the output if it exists.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    /// No progress bar or summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}

@@ -1,0 +1,101 @@
+//! Input and output files: `-` for stdin/stdout; outputs are written to a
+//! temporary file beside the target and renamed into place only on success,
+//! so a failed or interrupted run never leaves a half-written output.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::Failure;
+
+pub enum Input {
+    Stdin(io::Stdin),
+    File(BufReader<File>),
+}
+
+impl Input {
+    pub fn open(path: &str) -> Result<Input, Failure> {
+        if path == "-" {
+            return Ok(Input::Stdin(io::stdin()));
+        }
+        let file = File::open(path).map_err(|e| Failure {
+            message: format!("cannot open {path}: {e}"),
+            code: 1,
+        })?;
+        Ok(Input::File(BufReader::with_capacity(1 << 20, file)))
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Stdin(s) => s.read(buf),
+            Input::File(f) => f.read(buf),
+        }
+    }
+}
+
+pub enum Output {
+    Stdout(BufWriter<io::Stdout>),
+    File { file: BufWriter<File>, temp: PathBuf, target: PathBuf },
+}
+
+impl Output {
+    pub fn create(path: &str, force: bool) -> Result<Output, Failure> {
+        if path == "-" {
+            return Ok(Output::Stdout(BufWriter::with_capacity(1 << 20, io::stdout())));
+        }
+        let target = PathBuf::from(path);
+        if target.exists() && !force {
+            return Err(Failure::usage(format!(
+                "{path} already exists (use --force to overwrite)"
+            )));
+        }
+        let temp = temp_path(&target);
+        let file = File::create(&temp).map_err(|e| Failure {
+            message: format!("cannot create {}: {e}", temp.display()),
+            code: 1,
+        })?;
+        Ok(Output::File { file: BufWriter::with_capacity(1 << 20, file), temp, target })
+    }
+
+    /// Move the finished output into place.
+    pub fn commit(self) -> io::Result<()> {
+        match self {
+            Output::Stdout(mut s) => s.flush(),
+            Output::File { file, temp, target } => {
+                let file = file.into_inner().map_err(|e| e.into_error())?;
+                file.sync_all()?;
+                std::fs::rename(&temp, &target)
+            }
+        }
+    }
+
+    /// Drop a failed output.
+    pub fn discard(self) {
+        if let Output::File { file, temp, .. } = self {
+            drop(file);
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+fn temp_path(target: &Path) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    target.with_file_name(format!(".{name}.{}.partial", std::process::id()))
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(s) => s.write(buf),
+            Output::File { file, .. } => file.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(s) => s.flush(),
+            Output::File { file, .. } => file.flush(),
+        }
+    }
+}

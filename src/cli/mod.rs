@@ -1,0 +1,191 @@
+//! Command-line front end over [`stzip::pipeline`].
+//!
+//! Exit codes: 0 success, 1 the input is bad or an I/O operation failed,
+//! 2 a usage error (bad arguments, refusing to overwrite an output).
+
+mod args;
+mod files;
+mod inspect;
+mod progress;
+
+use std::io::{Read, Write};
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use stzip::pipeline::{self, Options, Report};
+
+use args::{Cli, Command, CommonArgs};
+use files::{Input, Output};
+
+/// An error and the exit code it maps to.
+pub struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code: 2 }
+    }
+}
+
+impl From<stzip::Error> for Failure {
+    fn from(e: stzip::Error) -> Failure {
+        Failure { message: e.to_string(), code: 1 }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure { message: e.to_string(), code: 1 }
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Compress { input, output, common } => compress(input, output.as_deref(), common),
+        Command::Decompress { input, output, common } => decompress(input, output.as_deref(), common),
+        Command::Verify { input, common } => verify(input, common),
+        Command::Inspect { input, json } => inspect::run(input, *json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("stzip: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn options(common: &CommonArgs) -> Result<Options, Failure> {
+    let mut opts = Options::default();
+    if let Some(t) = common.threads {
+        if t == 0 {
+            return Err(Failure::usage("--threads must be at least 1"));
+        }
+        opts.threads = t;
+    }
+    Ok(opts)
+}
+
+fn compress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<(), Failure> {
+    let out_path = match output {
+        Some(o) => o.to_string(),
+        None if input == "-" => "-".to_string(),
+        None => format!("{input}.stz"),
+    };
+    run_job(input, &out_path, common, "compressing", |r, w, opts, p| {
+        pipeline::compress(r, w, opts, p)
+    })
+    .map(|(report, secs)| {
+        if !common.quiet {
+            eprintln!(
+                "{input} → {out_path}: {} → {} ({:.1} %, {:.2} bits/weight), lossless, {:.1} s",
+                human(report.raw_bytes),
+                human(report.stz_bytes),
+                100.0 * report.stz_bytes as f64 / report.raw_bytes.max(1) as f64,
+                report.bits_per_weight(),
+                secs
+            );
+        }
+    })
+}
+
+fn decompress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<(), Failure> {
+    let out_path = match output {
+        Some(o) => o.to_string(),
+        None if input == "-" => "-".to_string(),
+        None => match input.strip_suffix(".stz") {
+            Some(stem) if !stem.is_empty() => stem.to_string(),
+            _ => {
+                return Err(Failure::usage(format!(
+                    "{input} does not end in .stz: name the output with -o"
+                )))
+            }
+        },
+    };
+    run_job(input, &out_path, common, "decompressing", |r, w, opts, p| {
+        pipeline::decompress(r, Some(w), opts, p)
+    })
+    .map(|(report, secs)| {
+        if !common.quiet {
+            eprintln!(
+                "{input} → {out_path}: {} restored, all checksums match, {:.1} s",
+                human(report.raw_bytes),
+                secs
+            );
+        }
+    })
+}
+
+fn verify(input: &str, common: &CommonArgs) -> Result<(), Failure> {
+    let opts = options(common)?;
+    let src = Input::open(input)?;
+    let bar = progress::Bar::new(common.quiet, "verifying");
+    let start = Instant::now();
+    let report = pipeline::decompress(src, None::<std::io::Sink>, &opts, &|p| bar.update(p))?;
+    bar.finish();
+    if !common.quiet {
+        eprintln!(
+            "{input}: OK — {} tensors, {} decoded, every chunk and the whole-file checksum match, {:.1} s",
+            report.tensors.len(),
+            human(report.raw_bytes),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Open input and output, run the job with a progress bar, and commit the
+/// output only when the job succeeded.
+fn run_job(
+    input: &str,
+    output: &str,
+    common: &CommonArgs,
+    verb: &'static str,
+    job: impl Fn(
+        Box<dyn Read>,
+        &mut Output,
+        &Options,
+        &(dyn Fn(pipeline::Progress) + Sync),
+    ) -> stzip::Result<Report>,
+) -> Result<(Report, f64), Failure> {
+    let opts = options(common)?;
+    if input != "-" && input == output {
+        return Err(Failure::usage("input and output are the same file"));
+    }
+    let src = Input::open(input)?;
+    let mut dst = Output::create(output, common.force)?;
+    let bar = progress::Bar::new(common.quiet, verb);
+    let start = Instant::now();
+    let result = job(Box::new(src), &mut dst, &opts, &|p| bar.update(p));
+    bar.finish();
+    match result {
+        Ok(report) => {
+            dst.flush()?;
+            dst.commit()?;
+            Ok((report, start.elapsed().as_secs_f64()))
+        }
+        Err(e) => {
+            dst.discard();
+            Err(e.into())
+        }
+    }
+}
+
+/// Bytes in human units (powers of 1000, as file managers show them).
+pub fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{bytes} B")
+    }
+}
