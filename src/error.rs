@@ -24,7 +24,9 @@ pub enum Error {
     #[error("safetensors header length {len} exceeds the limit of {max} bytes")]
     HeaderTooLarge { len: u64, max: u64 },
 
-    #[error("safetensors header truncated: length prefix declares {expected} bytes, only {got} present")]
+    #[error(
+        "safetensors header truncated: length prefix declares {expected} bytes, only {got} present"
+    )]
     TruncatedHeader { expected: u64, got: u64 },
 
     #[error("safetensors header buffer holds {actual} JSON bytes but its length prefix declares {declared}")]
@@ -58,7 +60,11 @@ pub enum Error {
     TensorMissingField { tensor: String, field: &'static str },
 
     #[error("tensor {tensor:?}: field {field:?} has the wrong type: {message}")]
-    TensorFieldType { tensor: String, field: &'static str, message: String },
+    TensorFieldType {
+        tensor: String,
+        field: &'static str,
+        message: String,
+    },
 
     #[error("tensor {tensor:?}: unknown field {field:?}")]
     TensorUnknownField { tensor: String, field: String },
@@ -67,35 +73,67 @@ pub enum Error {
     TensorDuplicateField { tensor: String, field: String },
 
     #[error("tensor {tensor:?}: size of shape {shape:?} x {} overflows u64", .dtype.name())]
-    TensorSizeOverflow { tensor: String, dtype: crate::safetensors::Dtype, shape: Vec<u64> },
+    TensorSizeOverflow {
+        tensor: String,
+        dtype: crate::safetensors::Dtype,
+        shape: Vec<u64>,
+    },
 
     #[error("tensor {tensor:?}: data_offsets begin {begin} > end {end}")]
-    OffsetsReversed { tensor: String, begin: u64, end: u64 },
+    OffsetsReversed {
+        tensor: String,
+        begin: u64,
+        end: u64,
+    },
 
-    #[error("tensor {tensor:?}: shape and dtype need {expected} bytes but data_offsets span {actual}")]
-    TensorSizeMismatch { tensor: String, expected: u64, actual: u64 },
+    #[error(
+        "tensor {tensor:?}: shape and dtype need {expected} bytes but data_offsets span {actual}"
+    )]
+    TensorSizeMismatch {
+        tensor: String,
+        expected: u64,
+        actual: u64,
+    },
 
-    #[error("tensor {tensor:?} starts at {start}, inside {previous:?} which ends at {previous_end}")]
-    OverlappingTensors { tensor: String, previous: String, start: u64, previous_end: u64 },
+    #[error(
+        "tensor {tensor:?} starts at {start}, inside {previous:?} which ends at {previous_end}"
+    )]
+    OverlappingTensors {
+        tensor: String,
+        previous: String,
+        start: u64,
+        previous_end: u64,
+    },
 
     #[error("gap in data section: tensor {tensor:?} starts at {start}, expected {expected_start}")]
-    DataGap { tensor: String, expected_start: u64, start: u64 },
+    DataGap {
+        tensor: String,
+        expected_start: u64,
+        start: u64,
+    },
 
     #[error("safetensors file length overflows u64 (data section of {data_len} bytes)")]
     FileLenOverflow { data_len: u64 },
 
-    #[error("safetensors data truncated: file should be {expected_total} bytes, ended after {got}")]
+    #[error(
+        "safetensors data truncated: file should be {expected_total} bytes, ended after {got}"
+    )]
     TruncatedData { expected_total: u64, got: u64 },
 
-    #[error("unexpected trailing bytes after the end of the safetensors data at offset {file_len}")]
+    #[error(
+        "unexpected trailing bytes after the end of the safetensors data at offset {file_len}"
+    )]
     TrailingData { file_len: u64 },
 
     #[error("data section not fully consumed: read {position} of {data_len} bytes")]
     DataNotConsumed { position: u64, data_len: u64 },
 
     #[error("read of {requested} bytes at data position {position} goes past the data section end {data_len}")]
-    ReadBeyondData { position: u64, requested: u64, data_len: u64 },
-
+    ReadBeyondData {
+        position: u64,
+        requested: u64,
+        data_len: u64,
+    },
     // ---- codecs ------------------------------------------------------------
 
     // ---- .stz container ----------------------------------------------------

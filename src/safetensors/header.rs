@@ -324,12 +324,16 @@ fn is_json_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
-/// Record `err` unless an inner (more specific) error is already recorded,
-/// and return a serde error that aborts the parse.
-fn fail<E: de::Error>(slot: &mut Option<Error>, err: Error) -> E {
+/// Record `err` unless an inner (more specific) error is already recorded.
+fn record(slot: &mut Option<Error>, err: Error) {
     if slot.is_none() {
         *slot = Some(err);
     }
+}
+
+/// [`record`] `err` and return a serde error that aborts the parse.
+fn fail<E: de::Error>(slot: &mut Option<Error>, err: Error) -> E {
+    record(slot, err);
     E::custom("safetensors header rejected")
 }
 
@@ -435,7 +439,7 @@ impl<'de> Visitor<'de> for MetadataVisitor<'_> {
                 Ok(v) => v,
                 Err(e) => {
                     let detail = format!("value of {key:?}: {e}");
-                    fail::<A::Error>(slot, Error::MetadataNotStringMap { detail });
+                    record(slot, Error::MetadataNotStringMap { detail });
                     return Err(e);
                 }
             };
@@ -460,16 +464,11 @@ impl<'de> DeserializeSeed<'de> for TensorSeed<'_> {
             slot: &mut *slot,
             name,
         })
-        .map_err(|e| {
-            // Only reached first when the value is not an object at all; any
+        .inspect_err(|_| {
+            // Only recorded when the value is not an object at all; any
             // failure inside the object has already recorded something better.
-            fail::<D::Error>(
-                slot,
-                Error::TensorNotObject {
-                    tensor: name.to_string(),
-                },
-            );
-            e
+            let tensor = name.to_string();
+            record(slot, Error::TensorNotObject { tensor });
         })
     }
 }
@@ -480,15 +479,12 @@ struct TensorVisitor<'a> {
 }
 
 impl TensorVisitor<'_> {
-    fn field_type<E: de::Error>(&mut self, field: &'static str, message: String) -> E {
-        fail(
-            self.slot,
-            Error::TensorFieldType {
-                tensor: self.name.to_string(),
-                field,
-                message,
-            },
-        )
+    fn field_type_error(&self, field: &'static str, message: String) -> Error {
+        Error::TensorFieldType {
+            tensor: self.name.to_string(),
+            field,
+            message,
+        }
     }
 
     /// Read the value of `field`, turning a type error into `TensorFieldType`.
@@ -497,9 +493,9 @@ impl TensorVisitor<'_> {
         map: &mut A,
         field: &'static str,
     ) -> Result<T, A::Error> {
-        map.next_value::<T>().map_err(|e| {
-            self.field_type::<A::Error>(field, e.to_string());
-            e
+        map.next_value::<T>().inspect_err(|e| {
+            let err = self.field_type_error(field, e.to_string());
+            record(self.slot, err);
         })
     }
 }
@@ -547,7 +543,8 @@ impl<'de> Visitor<'de> for TensorVisitor<'_> {
                         [begin, end] => offsets = Some((*begin, *end)),
                         other => {
                             let msg = format!("expected 2 offsets, found {}", other.len());
-                            return Err(self.field_type("data_offsets", msg));
+                            let err = self.field_type_error("data_offsets", msg);
+                            return Err(fail(self.slot, err));
                         }
                     }
                 }
