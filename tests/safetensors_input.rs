@@ -759,3 +759,38 @@ fn error_messages_are_readable() {
     let e = err(r#"{"t":{"dtype":"U8","shape":[18446744073709551615,2],"data_offsets":[0,1]}}"#);
     assert!(e.to_string().contains("x U8 overflows"), "{e}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any contiguous layout round-trips: raw bytes, tensor list, data.
+    #[test]
+    fn random_layouts_round_trip(
+        specs in proptest::collection::vec(
+            (0usize..15, proptest::collection::vec(0u64..4, 0..4)),
+            0..6,
+        ),
+        pad in 0usize..9,
+        chunk in 1usize..40,
+    ) {
+        let names: Vec<String> = (0..specs.len()).map(|i| format!("t{i}")).collect();
+        let tensors: Vec<Spec> = specs
+            .iter()
+            .zip(&names)
+            .map(|((d, shape), name)| (name.as_str(), Dtype::ALL[*d], shape.as_slice()))
+            .collect();
+        let (_, file) = build(&tensors, None, pad);
+        let (header, data) = read_all(trickle(&file), chunk).unwrap();
+        proptest::prop_assert_eq!(header.raw(), &file[..header.raw().len()]);
+        proptest::prop_assert_eq!(header.file_len(), file.len() as u64);
+        proptest::prop_assert_eq!(&data[..], &file[header.raw().len()..]);
+        proptest::prop_assert_eq!(header.tensors().len(), tensors.len());
+        let mut cursor = 0;
+        for t in header.tensors() {
+            proptest::prop_assert_eq!(t.start, cursor);
+            proptest::prop_assert_eq!(t.byte_len(), t.num_elements() * t.dtype.size() as u64);
+            proptest::prop_assert_eq!(t.num_rows() * t.row_len(), t.num_elements());
+            cursor = t.end;
+        }
+    }
+}
