@@ -2,5 +2,9 @@
 //! over tensor data in offset order that never holds more than a chunk.
 
 pub mod dtype;
+pub mod header;
+pub mod reader;
 
 pub use dtype::{Dtype, FloatLayout};
+pub use header::{Header, TensorInfo, MAX_HEADER_LEN};
+pub use reader::{open, DataReader};
