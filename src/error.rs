@@ -53,6 +53,11 @@ pub enum Error {
     #[error(".stz stored safetensors header is corrupted: {what}")]
     StzHeaderInflate { what: &'static str },
 
+    /// The stored (deflated) safetensors header does not hash to its
+    /// stored XXH3-64.
+    #[error(".stz stored safetensors header is damaged (stored-bytes checksum {expected:#018x}, computed {actual:#018x})")]
+    StzHeaderStoredChecksum { expected: u64, actual: u64 },
+
     /// The inflated safetensors header does not hash to its stored XXH3-64.
     #[error(".stz stored safetensors header checksum mismatch (stored {expected:#018x}, computed {actual:#018x})")]
     StzHeaderChecksum { expected: u64, actual: u64 },

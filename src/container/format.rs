@@ -25,7 +25,7 @@ pub const INDEX_TAG: [u8; 4] = *b"STZX";
 
 /// Bytes of the fixed part of the preamble + header block (before the
 /// deflate stream).
-pub const PREAMBLE_LEN: usize = 40;
+pub const PREAMBLE_LEN: usize = 48;
 /// Bytes of a chunk frame header (before its payload).
 pub const FRAME_HEADER_LEN: usize = 32;
 /// Bytes of the fixed part of the index (before the tensor records).

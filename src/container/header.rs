@@ -8,7 +8,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::format::*;
 use crate::error::{Error, Result};
 
-/// The fixed 40 bytes at the start of every `.stz` file.
+/// The fixed 48 bytes at the start of every `.stz` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preamble {
     /// Format version (1 for files this build writes).
@@ -21,6 +21,9 @@ pub struct Preamble {
     pub header_stored_len: u64,
     /// XXH3-64 of the original safetensors header bytes.
     pub header_checksum: u64,
+    /// XXH3-64 of the stored deflate stream: catches damage before
+    /// inflating, including in bits deflate ignores (final-byte padding).
+    pub stored_checksum: u64,
 }
 
 impl Preamble {
@@ -59,6 +62,7 @@ impl Preamble {
         let header_raw_len = c.u64().ok_or_else(truncated)?;
         let header_stored_len = c.u64().ok_or_else(truncated)?;
         let header_checksum = c.u64().ok_or_else(truncated)?;
+        let stored_checksum = c.u64().ok_or_else(truncated)?;
         let check = c.u32().ok_or_else(truncated)?;
         let covered = bytes.get(..PREAMBLE_LEN - 4).ok_or_else(truncated)?;
         if check32(covered) != check {
@@ -87,6 +91,7 @@ impl Preamble {
             header_raw_len,
             header_stored_len,
             header_checksum,
+            stored_checksum,
         })
     }
 
@@ -102,6 +107,13 @@ impl Preamble {
         if stored.len() as u64 != self.header_stored_len {
             return Err(Error::StzHeaderInflate {
                 what: "stored length differs from the declared length",
+            });
+        }
+        let actual = xxh3_64(stored);
+        if actual != self.stored_checksum {
+            return Err(Error::StzHeaderStoredChecksum {
+                expected: self.stored_checksum,
+                actual,
             });
         }
         let raw = inflate_bounded(stored, self.header_raw_len)?;
@@ -123,6 +135,7 @@ impl Preamble {
         w.extend_from_slice(&self.header_raw_len.to_le_bytes());
         w.extend_from_slice(&self.header_stored_len.to_le_bytes());
         w.extend_from_slice(&self.header_checksum.to_le_bytes());
+        w.extend_from_slice(&self.stored_checksum.to_le_bytes());
         let check = check32(&w);
         w.extend_from_slice(&check.to_le_bytes());
         w
@@ -165,7 +178,7 @@ fn inflate_bounded(input: &[u8], expected: u64) -> Result<Vec<u8>> {
                 limit: MAX_HEADER_RAW,
             })?;
     let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    let mut out = vec![0u8; input.len().saturating_mul(4).clamp(64, limit)];
+    let mut out = vec![0u8; input.len().saturating_mul(4).max(64).min(limit)];
     let mut dec = Box::<DecompressorOxide>::default();
     let mut in_pos = 0usize;
     let mut out_pos = 0usize;

@@ -48,6 +48,7 @@ impl<W: Write> StzWriter<W> {
             header_raw_len: header_len,
             header_stored_len: stored.len() as u64,
             header_checksum: xxh3_64(safetensors_header),
+            stored_checksum: xxh3_64(&stored),
         };
         if preamble.header_stored_len > MAX_HEADER_STORED {
             return Err(Error::StzHeaderTooLarge {
