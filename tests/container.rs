@@ -80,9 +80,9 @@ fn write(header: &[u8], chunks: &[Chunk], records: &[(u32, u8, Vec<u8>)]) -> Vec
 }
 
 /// Full sequential read: header, every chunk, then index + trailer.
-fn read_seq(
-    file: &[u8],
-) -> stzip::Result<(Vec<u8>, Vec<(ChunkHeader, Vec<u8>)>, StzIndex, Trailer)> {
+type SeqRead = (Vec<u8>, Vec<(ChunkHeader, Vec<u8>)>, StzIndex, Trailer);
+
+fn read_seq(file: &[u8]) -> stzip::Result<SeqRead> {
     let mut r = StzReader::new(file)?;
     assert_eq!(r.version(), 1);
     let header = r.safetensors_header().to_vec();
@@ -108,15 +108,11 @@ fn read_ra(file: &[u8]) -> stzip::Result<(Vec<u8>, StzIndex, Trailer)> {
 }
 
 fn err_seq(file: &[u8]) -> Error {
-    read_seq(file)
-        .err()
-        .expect("sequential reader accepted a bad file")
+    read_seq(file).expect_err("sequential reader accepted a bad file")
 }
 
 fn err_ra(file: &[u8]) -> Error {
-    read_ra(file)
-        .err()
-        .expect("index reader accepted a bad file")
+    read_ra(file).expect_err("index reader accepted a bad file")
 }
 
 struct Layout {
