@@ -100,7 +100,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn u8(&mut self) -> Option<u8> {
-        self.array::<1>().map(|a| a[0])
+        self.array().map(u8::from_le_bytes)
     }
 
     pub(crate) fn u16(&mut self) -> Option<u16> {

@@ -514,7 +514,9 @@ pub fn read_chunk_at<R: Read + Seek>(
     let got = read_full(r, payload)?;
     if got != len {
         return Err(Error::StzTruncated {
-            offset: loc.offset + FRAME_HEADER_LEN as u64 + got as u64,
+            offset: loc
+                .offset
+                .saturating_add(FRAME_HEADER_LEN as u64 + got as u64),
             what: "chunk payload",
         });
     }

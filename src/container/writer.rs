@@ -173,12 +173,18 @@ impl<W: Write> StzWriter<W> {
                 extras,
             });
         }
-        let index = encode_index(self.data_start, self.header_len, &recs, &self.chunks);
-        if index.len() as u64 > MAX_INDEX_LEN {
+        // Size the index before building it, so an oversized one is refused
+        // without allocating it.
+        let index_size = recs.iter().fold(
+            INDEX_FIXED_LEN as u64 + self.chunks.len() as u64 * CHUNK_RECORD_LEN as u64,
+            |acc, r| acc.saturating_add(TENSOR_RECORD_MIN_LEN as u64 + r.extras.len() as u64),
+        );
+        if index_size > MAX_INDEX_LEN {
             return Err(Error::StzInvalidWrite {
                 what: "index larger than MAX_INDEX_LEN",
             });
         }
+        let index = encode_index(self.data_start, self.header_len, &recs, &self.chunks);
         let trailer = Trailer {
             index_offset: self.pos,
             index_len: index.len() as u64,
