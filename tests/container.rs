@@ -901,3 +901,23 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn finish_skips_unread_chunks_but_still_checks_them() {
+    let s = sample();
+    let mut r = StzReader::new(&s.file[..]).unwrap();
+    let mut p = Vec::new();
+    assert_eq!(r.next_chunk(&mut p).unwrap().unwrap().tensor, 0);
+    let (index, _) = r.finish().unwrap();
+    assert_eq!(index.chunks().len(), 4);
+    // A damaged frame after the last one read is still reported.
+    let l = layout(&s.file);
+    let mut f = s.file.clone();
+    f[l.frames[2] + 5] ^= 1;
+    let mut r = StzReader::new(&f[..]).unwrap();
+    r.next_chunk(&mut p).unwrap();
+    assert!(matches!(r.finish(), Err(Error::StzBadFrameCheck { .. })));
+    assert_eq!(Preamble::LEN, 48);
+    assert_eq!(Trailer::LEN, 56);
+    assert_eq!(FrameHeader::LEN, 32);
+}
