@@ -278,10 +278,6 @@ pub enum Error {
     ChunkLengthMismatch { tensor: usize, len: u64, left: u64 },
     #[error("tensor #{tensor} is missing {missing} bytes of chunks")]
     MissingChunks { tensor: usize, missing: u64 },
-    #[error("checksum mismatch in a chunk of tensor #{tensor}: the file is corrupt")]
-    ChunkChecksum { tensor: usize },
-    #[error("whole-file checksum mismatch: the file is corrupt")]
-    FileChecksum,
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
