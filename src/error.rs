@@ -141,6 +141,18 @@ pub enum Error {
     CodecTruncated,
     #[error("unknown chunk coding method {0}")]
     UnknownCodecMethod(u8),
+    /// A frequency table could not be built or a serialized one is invalid.
+    #[error("invalid frequency table: {0}")]
+    BadFreqTable(&'static str),
+
+    /// An entropy-coded stream (rANS, bit fields, byte/symbol stream) is
+    /// truncated, has trailing data or fails its consistency checks.
+    #[error("corrupt entropy-coded stream: {0}")]
+    EntropyStreamCorrupt(&'static str),
+
+    /// A self-describing stream stores a different length than the caller expects.
+    #[error("entropy stream length mismatch: expected {expected}, stored {stored}")]
+    EntropyLengthMismatch { expected: u64, stored: u64 },
 
     // ---- .stz container ----------------------------------------------------
     /// The first 8 bytes are not the `.stz` magic: not an `.stz` file, or

@@ -40,7 +40,7 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
                 Row {
                     info,
                     stored: Some(index.chunks_of(t).iter().map(|c| u64::from(c.payload_len)).sum()),
-                    mode: Some(match index.tensor_record(t).map(|r| r.mode) {
+                    mode: Some(match index.tensor(t).map(|r| r.mode) {
                         Some(1) => "lossy",
                         _ => "lossless",
                     }),
