@@ -28,7 +28,6 @@ pub enum Error {
     /// A self-describing stream stores a different length than the caller expects.
     #[error("entropy stream length mismatch: expected {expected}, stored {stored}")]
     EntropyLengthMismatch { expected: u64, stored: u64 },
-
     // ---- .stz container ----------------------------------------------------
 
     // ---- pipeline / options ------------------------------------------------
