@@ -7,20 +7,36 @@
 //!
 //! - `L = exponent << 3 | top 3 mantissa bits` is a log2 magnitude in steps
 //!   of roughly an eighth of an octave.
-//! - The expected scale is `q = r[row] + c[col] - g`, from the integer mean
-//!   of `L` over each row, each column and the whole chunk (sent as side
-//!   information, one byte per row and column).
+//! - The expected scale is `q = g + r[row] + c[col]`, from the integer mean
+//!   of `L` over the chunk (`g`), and each row's and column's offset from it
+//!   (side information, one byte per row and per column).
 //! - The symbol `L - q` is entropy coded with a static rANS table chosen by
-//!   `q & 7` (where in the octave the expected scale falls) and by whether
-//!   the row has dropped trailing mantissa bits.
+//!   `q & 7` (where in the octave the expected scale falls: `L`'s steps are
+//!   linear inside an octave, so the distribution shape depends on it) and
+//!   by whether the row has dropped trailing mantissa bits.
 //! - Rows whose mantissas all end in `d` zero bits (weights never updated
-//!   from a lower-precision init, an fp16-born pooler, ...) are flagged per
+//!   from a lower-precision init, an fp16-born layer, ...) are flagged per
 //!   row, and those `d` bits are not stored.
 //! - The sign and remaining mantissa bits are written raw: measured on real
 //!   checkpoints they are within a few thousandths of a bit of uniform.
 //!
-//! Every step is integer arithmetic, so encoder and decoder agree on every
-//! platform.
+//! Small chunks can't afford the side information and tables, so the
+//! encoder also prices simpler variants (no column offsets, no row offsets)
+//! and keeps the cheapest. Every step the decoder repeats is integer
+//! arithmetic, so all platforms decode the same bytes.
+//!
+//! Body layout (after the method byte): LEB128 row length; flags byte (bit
+//! 0: column offsets present, bit 1: row offsets present); zigzag LEB128
+//! `g`; the per-row dropped-bit counts, row offsets (if flagged) and column
+//! offsets (if flagged), each as an `encode_bytes` stream of i8/u8; LEB128
+//! context mask (bit `k`: context `k` has a table) and the tables in context
+//! order; then the rANS stream and the raw bit stream, each LEB128
+//! length-prefixed. Per value, the symbol `s` is decoded with the table of
+//! context `8 * (d > 0) + (q & 7)`; `s = 0` escape: `1 + E + M - d` raw bits
+//! (sign, exponent, mantissa without its `d` zero bits); `s = 1` zero
+//! exponent: `1 + M - d` raw bits (sign, mantissa); otherwise
+//! `L = s - 2 - 400 + q` and `1 + max(0, M - 3 - d)` raw bits (sign, the
+//! mantissa below `L`'s 3 bits). The sign is the top bit of each raw field.
 
 use super::{read_varint, write_varint};
 use crate::codec::entropy::{
@@ -32,91 +48,126 @@ use crate::safetensors::FloatLayout;
 
 /// Mantissa bits folded into the log-magnitude `L`.
 const LOG_FRAC_BITS: u32 = 3;
+const FRAC_MASK: i64 = (1 << LOG_FRAC_BITS) - 1;
 /// Symbol alphabet: escape, zero exponent, then `L - q + BIAS` in range.
 const ALPHABET: usize = 512;
 const SYM_ESCAPE: u16 = 0;
 const SYM_ZERO_EXP: u16 = 1;
 const FIRST_REL: i64 = 2;
-/// `L - q` values from `-BIAS` to `ALPHABET - 3 - BIAS` get their own
-/// symbol: 50 octaves below the expected scale, 13.6 above.
+/// `L - q` from `-BIAS` to `ALPHABET - 3 - BIAS` has its own symbol: 50
+/// octaves below the expected scale to 13.6 above.
 const BIAS: i64 = 400;
 /// Contexts: 8 positions of `q` within an octave × trailing-zero class.
 const FRAC_CONTEXTS: usize = 1 << LOG_FRAC_BITS;
 const CONTEXTS: usize = 2 * FRAC_CONTEXTS;
-/// Column scales are only worth their side information with enough rows.
+/// Column offsets are only considered with enough rows to estimate them.
 const MIN_ROWS_FOR_COLUMNS: usize = 8;
-/// rANS precision: finer tables waste less on skewed symbols.
-const PROB_BITS: u32 = 14;
-/// Row/column scale offsets are stored as a byte around the chunk mean.
+/// Chunks at least this many values always use every context: the cheaper
+/// variants only pay off on small chunks, and pricing them costs passes.
+const ALWAYS_FULL_VALUES: usize = 1 << 18;
+/// rANS precisions tried per table: finer ones code closer to the entropy,
+/// coarser ones cost fewer bytes to send.
+const PROB_BITS: [u32; 4] = [11, 12, 13, 14];
+/// Row/column scale offsets are stored as one signed byte.
 const SCALE_OFFSET_LIMIT: i64 = 127;
+const FLAG_COLUMNS: u8 = 1;
+const FLAG_ROWS: u8 = 2;
 
-/// How one value is split into a coded symbol and raw bits.
+/// Bit layout of the value type.
+#[derive(Clone, Copy)]
 struct Layout {
     exp_bits: u32,
     mant_bits: u32,
     exp_max: u64,
-    width_bytes: usize,
 }
 
 impl Layout {
     fn new(f: FloatLayout) -> Layout {
-        Layout {
-            exp_bits: f.exp_bits,
-            mant_bits: f.mant_bits,
-            exp_max: (1u64 << f.exp_bits) - 1,
-            width_bytes: (f.bits() / 8) as usize,
-        }
+        Layout { exp_bits: f.exp_bits, mant_bits: f.mant_bits, exp_max: (1u64 << f.exp_bits) - 1 }
     }
 
     #[inline(always)]
-    fn load(&self, bytes: &[u8]) -> u64 {
-        let mut v = 0u64;
-        for (i, b) in bytes.iter().take(self.width_bytes).enumerate() {
-            v |= u64::from(*b) << (8 * i);
-        }
-        v
-    }
-
-    #[inline(always)]
-    fn store(&self, v: u64, out: &mut [u8]) {
-        for (i, b) in out.iter_mut().take(self.width_bytes).enumerate() {
-            *b = (v >> (8 * i)) as u8;
-        }
-    }
-
-    #[inline(always)]
-    fn exponent(&self, v: u64) -> u64 {
+    fn exponent(self, v: u64) -> u64 {
         (v >> self.mant_bits) & self.exp_max
     }
 
     #[inline(always)]
-    fn mantissa(&self, v: u64) -> u64 {
-        v & ((1u64 << self.mant_bits) - 1)
+    fn mantissa(self, v: u64) -> u64 {
+        v & low_mask(self.mant_bits)
     }
 
-    /// Log-magnitude of a value with a non-zero exponent field.
+    /// `L`: exponent and top mantissa bits (sign removed).
     #[inline(always)]
-    fn log_mag(&self, v: u64) -> i64 {
-        ((v >> (self.mant_bits - LOG_FRAC_BITS)) & ((self.exp_max << LOG_FRAC_BITS) | 7)) as i64
+    fn log_mag(self, v: u64) -> i64 {
+        ((v >> (self.mant_bits - LOG_FRAC_BITS)) & low_mask(self.exp_bits + LOG_FRAC_BITS)) as i64
     }
 
-    /// Whether a value takes part in the scale means (finite, normal).
+    /// Finite, normal values take part in the scale means.
     #[inline(always)]
-    fn counts_for_scale(&self, v: u64) -> bool {
+    fn counts_for_scale(self, v: u64) -> bool {
         let e = self.exponent(v);
         e != 0 && e != self.exp_max
     }
+
+    /// Raw bits after an in-range symbol: sign and the mantissa below `L`.
+    #[inline(always)]
+    fn in_range_raw_bits(self, dropped: u32) -> u32 {
+        1 + (self.mant_bits - LOG_FRAC_BITS).saturating_sub(dropped)
+    }
 }
 
-/// Per-row side information shared by encoder and decoder.
+#[inline(always)]
+fn low_mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// Little-endian load of a `W`-byte element (`b` is exactly `W` long).
+#[inline(always)]
+fn load<const W: usize>(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    for (d, s) in a.iter_mut().zip(b.iter().take(W)) {
+        *d = *s;
+    }
+    u64::from_le_bytes(a)
+}
+
+#[inline(always)]
+fn store<const W: usize>(v: u64, out: &mut [u8]) {
+    for (d, s) in out.iter_mut().zip(v.to_le_bytes().iter().take(W)) {
+        *d = *s;
+    }
+}
+
+/// Side information shared by encoder and decoder.
+#[derive(Clone)]
 struct Scales {
-    /// Trailing mantissa bits known to be zero in each row.
+    /// Trailing mantissa bits known to be zero, per row.
     dropped: Vec<u8>,
-    /// Row mean of `L`, as an offset from `global`.
+    /// Row offsets from `global` (empty: not used).
     row: Vec<i8>,
-    /// Column mean of `L` as an offset from `global` (empty: not used).
+    /// Column offsets from `global` (empty: not used).
     col: Vec<i8>,
     global: i64,
+}
+
+impl Scales {
+    fn flags(&self) -> u8 {
+        (if self.col.is_empty() { 0 } else { FLAG_COLUMNS })
+            | (if self.row.is_empty() { 0 } else { FLAG_ROWS })
+    }
+
+    /// Column offsets widened to one entry per column (zeros when unused).
+    fn col_offsets(&self, cols: usize) -> Vec<i64> {
+        (0..cols).map(|j| self.col.get(j).map_or(0, |&c| i64::from(c))).collect()
+    }
+
+    fn row_offset(&self, i: usize) -> i64 {
+        self.row.get(i).map_or(0, |&r| i64::from(r))
+    }
 }
 
 fn rounded_mean(sum: u64, count: u64) -> Option<i64> {
@@ -126,13 +177,9 @@ fn rounded_mean(sum: u64, count: u64) -> Option<i64> {
     i64::try_from((2 * sum + count) / (2 * count)).ok()
 }
 
-fn clamp_offset(x: i64) -> i8 {
-    x.clamp(-SCALE_OFFSET_LIMIT, SCALE_OFFSET_LIMIT) as i8
-}
-
-fn analyse(lay: &Layout, data: &[u8], row_len: usize) -> Scales {
-    let n = data.len() / lay.width_bytes;
-    let rows = n.div_ceil(row_len.max(1));
+fn analyse<const W: usize>(lay: Layout, data: &[u8], row_len: usize) -> Scales {
+    let n = data.len() / W;
+    let rows = n.div_ceil(row_len);
     let cols = row_len.min(n);
     let use_cols = rows >= MIN_ROWS_FOR_COLUMNS;
     let mut dropped = Vec::with_capacity(rows);
@@ -140,10 +187,10 @@ fn analyse(lay: &Layout, data: &[u8], row_len: usize) -> Scales {
     let mut col_sum = vec![0u64; if use_cols { cols } else { 0 }];
     let mut col_cnt = vec![0u64; col_sum.len()];
     let (mut gsum, mut gcnt) = (0u64, 0u64);
-    for row in data.chunks(row_len.max(1) * lay.width_bytes) {
+    for row in data.chunks(row_len * W) {
         let (mut sum, mut cnt, mut mant_or) = (0u64, 0u64, 0u64);
-        for (j, b) in row.chunks_exact(lay.width_bytes).enumerate() {
-            let v = lay.load(b);
+        for (j, b) in row.chunks_exact(W).enumerate() {
+            let v = load::<W>(b);
             mant_or |= lay.mantissa(v);
             if lay.counts_for_scale(v) {
                 let l = lay.log_mag(v) as u64;
@@ -162,7 +209,10 @@ fn analyse(lay: &Layout, data: &[u8], row_len: usize) -> Scales {
         gcnt += cnt;
     }
     let global = rounded_mean(gsum, gcnt).unwrap_or(0);
-    let offset = |s: u64, c: u64| clamp_offset(rounded_mean(s, c).unwrap_or(global) - global);
+    let offset = |s: u64, c: u64| {
+        let x = rounded_mean(s, c).unwrap_or(global) - global;
+        x.clamp(-SCALE_OFFSET_LIMIT, SCALE_OFFSET_LIMIT) as i8
+    };
     Scales {
         dropped,
         row: row_sums.iter().map(|&(s, c)| offset(s, c)).collect(),
@@ -171,87 +221,182 @@ fn analyse(lay: &Layout, data: &[u8], row_len: usize) -> Scales {
     }
 }
 
+/// Symbol of one value and the number of raw bits that follow it.
 #[inline(always)]
-fn context(dropped: u8, q: i64) -> usize {
-    usize::from(dropped > 0) * FRAC_CONTEXTS + (q & (FRAC_CONTEXTS as i64 - 1)) as usize
-}
-
-/// Split of one value: its symbol and how many raw bits follow.
-#[inline(always)]
-fn classify(lay: &Layout, v: u64, q: i64, dropped: u32) -> (u16, u32) {
-    let e = lay.exponent(v);
-    if e == 0 {
+fn classify(lay: Layout, v: u64, q: i64, dropped: u32) -> (u16, u32) {
+    if lay.exponent(v) == 0 {
         return (SYM_ZERO_EXP, 1 + lay.mant_bits - dropped);
     }
     let rel = lay.log_mag(v) - q + BIAS + FIRST_REL;
     if (FIRST_REL..ALPHABET as i64).contains(&rel) {
-        (rel as u16, in_range_raw_bits(lay, dropped))
+        (rel as u16, lay.in_range_raw_bits(dropped))
     } else {
         (SYM_ESCAPE, 1 + lay.exp_bits + lay.mant_bits - dropped)
     }
 }
 
-/// Encode `data` (whole elements, little-endian) whose rows hold `row_len`
-/// elements. Appends the model's payload to `out`.
-pub fn encode(f: FloatLayout, data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Result<()> {
-    let lay = Layout::new(f);
-    let row_len = row_len.max(1);
-    let sc = analyse(&lay, data, row_len);
-    write_varint(out, row_len as u64);
-    out.push(u8::from(!sc.col.is_empty()));
-    write_varint(out, zigzag(sc.global));
-    encode_bytes(&sc.dropped, out);
-    encode_bytes(&bytes_of_i8(&sc.row), out);
-    if !sc.col.is_empty() {
-        encode_bytes(&bytes_of_i8(&sc.col), out);
-    }
+/// The raw field after a symbol: sign on top, then the bits the symbol
+/// does not carry, without the row's known-zero tail.
+#[inline(always)]
+fn raw_field(lay: Layout, v: u64, sym: u16, nraw: u32, dropped: u32) -> u64 {
+    let sign = v >> (lay.exp_bits + lay.mant_bits);
+    let body = match sym {
+        SYM_ESCAPE => (v & low_mask(lay.exp_bits + lay.mant_bits)) >> dropped,
+        SYM_ZERO_EXP => lay.mantissa(v) >> dropped,
+        _ => (v & low_mask(lay.mant_bits - LOG_FRAC_BITS)) >> dropped,
+    };
+    (sign << (nraw - 1)) | body
+}
 
-    // Pass 1: symbols, contexts and raw bits.
-    let n = data.len() / lay.width_bytes;
-    let mut syms = Vec::with_capacity(n);
-    let mut ctxs = Vec::with_capacity(n);
-    let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
-    let mut bits = BitWriter::new();
-    let row_bytes = row_len * lay.width_bytes;
-    for ((row, &d), &r) in data.chunks(row_bytes).zip(&sc.dropped).zip(&sc.row) {
-        let base = sc.global + i64::from(r);
-        let d32 = u32::from(d);
-        for (j, b) in row.chunks_exact(lay.width_bytes).enumerate() {
-            let v = lay.load(b);
-            let q = base + sc.col.get(j).map_or(0, |&c| i64::from(c));
-            let ctx = context(d, q);
-            let (sym, nraw) = classify(&lay, v, q, d32);
-            syms.push(sym);
-            ctxs.push(ctx as u8);
-            if let Some(c) = counts.get_mut(ctx).and_then(|c| c.get_mut(usize::from(sym))) {
-                *c += 1;
-            }
-            let raw = raw_bits(&lay, v, sym, nraw, d32);
-            put_raw(&mut bits, raw, nraw);
+#[inline(always)]
+fn context(dropped: u8, q: i64) -> usize {
+    usize::from(dropped > 0) * FRAC_CONTEXTS + (q & FRAC_MASK) as usize
+}
+
+/// Visit every value with its row's dropped bits and expected scale.
+#[inline(always)]
+fn for_each_value<const W: usize>(
+    data: &[u8],
+    row_len: usize,
+    sc: &Scales,
+    mut f: impl FnMut(u64, u8, i64),
+) {
+    let cols = sc.col_offsets(row_len);
+    for (i, (row, &d)) in data.chunks(row_len * W).zip(&sc.dropped).enumerate() {
+        let base = sc.global + sc.row_offset(i);
+        for (b, &c) in row.chunks_exact(W).zip(&cols) {
+            f(load::<W>(b), d, base + c);
         }
     }
+}
 
-    // Tables for the contexts in use.
-    let mut mask = 0u32;
-    let mut enc_tables: Vec<Option<EncTable>> = Vec::with_capacity(CONTEXTS);
-    let mut tables_out = Vec::new();
+type Counts = Vec<[u64; ALPHABET]>;
+
+fn count_symbols<const W: usize>(lay: Layout, data: &[u8], row_len: usize, sc: &Scales) -> Counts {
+    let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
+    for_each_value::<W>(data, row_len, sc, |v, d, q| {
+        let (sym, _) = classify(lay, v, q, u32::from(d));
+        if let Some(c) = counts.get_mut(context(d, q)).and_then(|c| c.get_mut(usize::from(sym))) {
+            *c += 1;
+        }
+    });
+    counts
+}
+
+/// The tables for `counts`, each at its cheapest precision, serialized.
+struct Tables {
+    mask: u32,
+    tables: Vec<Option<FreqTable>>,
+    bytes: Vec<u8>,
+    /// Estimated total: table bytes plus coded symbol bits, in bits.
+    cost_bits: f64,
+}
+
+fn build_tables(counts: &Counts) -> Result<Tables> {
+    let mut t = Tables { mask: 0, tables: Vec::with_capacity(CONTEXTS), bytes: Vec::new(), cost_bits: 0.0 };
     for (i, c) in counts.iter().enumerate() {
         if c.iter().any(|&x| x > 0) {
-            mask |= 1 << i;
-            let t = FreqTable::from_counts(c, PROB_BITS)?;
-            t.write(&mut tables_out);
-            enc_tables.push(Some(EncTable::new(&t)));
+            t.mask |= 1 << i;
+            let (table, bits) = cheapest_table(c, &mut t.bytes)?;
+            t.cost_bits += bits;
+            t.tables.push(Some(table));
         } else {
-            enc_tables.push(None);
+            t.tables.push(None);
         }
     }
-    write_varint(out, u64::from(mask));
-    out.extend_from_slice(&tables_out);
-    let mut enc = RansEncoder::with_capacity(n);
-    for (&s, &c) in syms.iter().zip(&ctxs) {
-        if let Some(Some(t)) = enc_tables.get(usize::from(c)) {
-            enc.put(t, s);
+    t.cost_bits += 8.0 * t.bytes.len() as f64;
+    Ok(t)
+}
+
+/// The table for `counts` at the precision that minimises table bytes plus
+/// coded bits; its serialization is appended to `out`. Returns the table
+/// and its coded-symbol cost in bits.
+fn cheapest_table(counts: &[u64], out: &mut Vec<u8>) -> Result<(FreqTable, f64)> {
+    let mut best: Option<(f64, f64, FreqTable, Vec<u8>)> = None;
+    for bits in PROB_BITS {
+        let Ok(t) = FreqTable::from_counts(counts, bits) else { continue };
+        let mut bytes = Vec::new();
+        t.write(&mut bytes);
+        let coded = t.cost_bits(counts);
+        let total = coded + 8.0 * bytes.len() as f64;
+        if best.as_ref().is_none_or(|b| total < b.0) {
+            best = Some((total, coded, t, bytes));
         }
+    }
+    let (_, coded, table, bytes) = best.ok_or(Error::Internal("no symbol table fits the counts"))?;
+    out.extend_from_slice(&bytes);
+    Ok((table, coded))
+}
+
+fn side_info(sc: &Scales) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.push(sc.flags());
+    write_varint(&mut out, zigzag(sc.global));
+    encode_bytes(&sc.dropped, &mut out);
+    if !sc.row.is_empty() {
+        encode_bytes(&bytes_of_i8(&sc.row), &mut out);
+    }
+    if !sc.col.is_empty() {
+        encode_bytes(&bytes_of_i8(&sc.col), &mut out);
+    }
+    out
+}
+
+/// Encode `data` (whole elements, little-endian) whose rows hold `row_len`
+/// elements. Appends the model's body to `out`.
+pub fn encode(f: FloatLayout, data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Result<()> {
+    match f.bits() {
+        16 => encode_typed::<2>(Layout::new(f), data, row_len, out),
+        32 => encode_typed::<4>(Layout::new(f), data, row_len, out),
+        64 => encode_typed::<8>(Layout::new(f), data, row_len, out),
+        _ => Err(Error::Internal("float model needs a 16, 32 or 64-bit layout")),
+    }
+}
+
+fn encode_typed<const W: usize>(lay: Layout, data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Result<()> {
+    let n = data.len() / W;
+    let row_len = row_len.clamp(1, n.max(1));
+    let full = analyse::<W>(lay, data, row_len);
+
+    // Price the variants on small chunks; large ones always use everything.
+    let mut candidates = vec![full.clone()];
+    if n < ALWAYS_FULL_VALUES {
+        if !full.col.is_empty() {
+            candidates.push(Scales { col: Vec::new(), ..full.clone() });
+        }
+        candidates.push(Scales { col: Vec::new(), row: Vec::new(), ..full.clone() });
+    }
+    let mut best: Option<(f64, Scales, Tables, Vec<u8>)> = None;
+    for sc in candidates {
+        let side = side_info(&sc);
+        let tables = build_tables(&count_symbols::<W>(lay, data, row_len, &sc))?;
+        let cost = tables.cost_bits + 8.0 * side.len() as f64;
+        if best.as_ref().is_none_or(|b| cost < b.0) {
+            best = Some((cost, sc, tables, side));
+        }
+    }
+    let (_, sc, tables, side) = best.ok_or(Error::Internal("no float model variant"))?;
+
+    write_varint(out, row_len as u64);
+    out.extend_from_slice(&side);
+    write_varint(out, u64::from(tables.mask));
+    out.extend_from_slice(&tables.bytes);
+
+    let enc_tables: Vec<Option<EncTable>> = tables.tables.iter().map(|t| t.as_ref().map(EncTable::new)).collect();
+    let mut enc = RansEncoder::with_capacity(n);
+    let mut bits = BitWriter::with_capacity(data.len());
+    let mut missing = false;
+    for_each_value::<W>(data, row_len, &sc, |v, d, q| {
+        let d32 = u32::from(d);
+        let (sym, nraw) = classify(lay, v, q, d32);
+        match enc_tables.get(context(d, q)) {
+            Some(Some(t)) => enc.put(t, sym),
+            _ => missing = true,
+        }
+        put_raw(&mut bits, raw_field(lay, v, sym, nraw, d32), nraw);
+    });
+    if missing {
+        return Err(Error::Internal("a value's context has no table"));
     }
     let rans = enc.finish();
     let raw = bits.finish();
@@ -260,129 +405,6 @@ pub fn encode(f: FloatLayout, data: &[u8], row_len: usize, out: &mut Vec<u8>) ->
     write_varint(out, raw.len() as u64);
     out.extend_from_slice(&raw);
     Ok(())
-}
-
-/// The raw bits stored after a symbol: sign on top, then the mantissa bits
-/// the symbol does not carry, minus the row's known-zero tail.
-#[inline(always)]
-fn raw_bits(lay: &Layout, v: u64, sym: u16, nraw: u32, dropped: u32) -> u64 {
-    let sign = v >> (lay.exp_bits + lay.mant_bits);
-    let body = match sym {
-        SYM_ESCAPE => (v & ((1u64 << (lay.exp_bits + lay.mant_bits)) - 1)) >> dropped,
-        SYM_ZERO_EXP => lay.mantissa(v) >> dropped,
-        _ => (lay.mantissa(v) & low_mask(lay.mant_bits - LOG_FRAC_BITS)) >> dropped,
-    };
-    (sign << (nraw - 1)) | body
-}
-
-#[inline(always)]
-fn low_mask(bits: u32) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    }
-}
-
-/// Decode a payload written by [`encode`] into `out` (whole elements).
-pub fn decode(f: FloatLayout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
-    let lay = Layout::new(f);
-    if out.len() % lay.width_bytes != 0 {
-        return Err(Error::CodecCorrupt("output length is not a whole number of elements"));
-    }
-    let n = out.len() / lay.width_bytes;
-    let row_len = usize::try_from(read_varint(input)?)
-        .ok()
-        .filter(|&r| r >= 1)
-        .ok_or(Error::CodecCorrupt("row length is zero or too large"))?;
-    let rows = n.div_ceil(row_len);
-    let cols = row_len.min(n);
-    let use_cols = match take_byte(input)? {
-        0 => false,
-        1 => true,
-        _ => return Err(Error::CodecCorrupt("bad column-context flag")),
-    };
-    let global = unzigzag(read_varint(input)?);
-    let mut dropped = vec![0u8; rows];
-    decode_bytes(input, &mut dropped)?;
-    if dropped.iter().any(|&d| u32::from(d) > lay.mant_bits) {
-        return Err(Error::CodecCorrupt("dropped mantissa bits exceed the mantissa"));
-    }
-    let mut row = vec![0u8; rows];
-    decode_bytes(input, &mut row)?;
-    let mut col = vec![0u8; if use_cols { cols } else { 0 }];
-    if use_cols {
-        decode_bytes(input, &mut col)?;
-    }
-    let mask = read_varint(input)?;
-    if mask >> CONTEXTS != 0 {
-        return Err(Error::CodecCorrupt("context mask names unknown contexts"));
-    }
-    let mut tables: Vec<Option<DecTable>> = Vec::with_capacity(CONTEXTS);
-    for i in 0..CONTEXTS {
-        if mask >> i & 1 == 1 {
-            let t = FreqTable::read(input)?;
-            if t.alphabet_size() > ALPHABET {
-                return Err(Error::CodecCorrupt("symbol table larger than the alphabet"));
-            }
-            tables.push(Some(DecTable::new(&t)));
-        } else {
-            tables.push(None);
-        }
-    }
-    let rans = take_slice(input)?;
-    let raw = take_slice(input)?;
-    let mut dec = RansDecoder::new(rans)?;
-    let mut bits = BitReader::new(raw);
-    let row_bytes = row_len * lay.width_bytes;
-    let sign_shift = lay.exp_bits + lay.mant_bits;
-    let frac_shift = lay.mant_bits - LOG_FRAC_BITS;
-    for ((orow, &d), &r) in out.chunks_mut(row_bytes).zip(&dropped).zip(&row) {
-        let base = global + i64::from(r as i8);
-        let d32 = u32::from(d);
-        for (j, ob) in orow.chunks_exact_mut(lay.width_bytes).enumerate() {
-            let q = base + col.get(j).map_or(0, |&c| i64::from(c as i8));
-            let table = tables
-                .get(context(d, q))
-                .and_then(Option::as_ref)
-                .ok_or(Error::CodecCorrupt("value needs a context without a table"))?;
-            let sym = dec.get(table);
-            let v = match sym {
-                SYM_ESCAPE => {
-                    let nraw = 1 + lay.exp_bits + lay.mant_bits - d32;
-                    let raw = get_raw(&mut bits, nraw);
-                    let sign = raw >> (nraw - 1);
-                    (sign << sign_shift) | ((raw & low_mask(nraw - 1)) << d32)
-                }
-                SYM_ZERO_EXP => {
-                    let nraw = 1 + lay.mant_bits - d32;
-                    let raw = get_raw(&mut bits, nraw);
-                    let sign = raw >> (nraw - 1);
-                    (sign << sign_shift) | ((raw & low_mask(nraw - 1)) << d32)
-                }
-                s => {
-                    let l = (i64::from(s) - FIRST_REL - BIAS + q) as u64;
-                    let nraw = in_range_raw_bits(&lay, d32);
-                    let raw = get_raw(&mut bits, nraw);
-                    let sign = raw >> (nraw - 1);
-                    let low = (raw & low_mask(nraw - 1)) << d32;
-                    let top = (l & ((lay.exp_max << LOG_FRAC_BITS) | 7)) << frac_shift;
-                    (sign << sign_shift) | top | (low & low_mask(frac_shift))
-                }
-            };
-            lay.store(v, ob);
-        }
-    }
-    dec.finish()?;
-    bits.finish()?;
-    Ok(())
-}
-
-/// Raw-bit count for an in-range symbol in a row with `dropped` zero bits:
-/// the sign and the mantissa bits below those folded into `L`.
-#[inline(always)]
-fn in_range_raw_bits(lay: &Layout, dropped: u32) -> u32 {
-    1 + (lay.mant_bits - LOG_FRAC_BITS).saturating_sub(dropped)
 }
 
 /// Raw fields can exceed the bit coder's 57-bit limit (an escaped F64).
@@ -404,6 +426,115 @@ fn get_raw(bits: &mut BitReader, n: u32) -> u64 {
     } else {
         bits.get(n)
     }
+}
+
+/// Decode a body written by [`encode`] into `out` (whole elements).
+pub fn decode(f: FloatLayout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+    match f.bits() {
+        16 => decode_typed::<2>(Layout::new(f), input, out),
+        32 => decode_typed::<4>(Layout::new(f), input, out),
+        64 => decode_typed::<8>(Layout::new(f), input, out),
+        _ => Err(Error::Internal("float model needs a 16, 32 or 64-bit layout")),
+    }
+}
+
+fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+    if out.len() % W != 0 {
+        return Err(Error::CodecCorrupt("output length is not a whole number of elements"));
+    }
+    let n = out.len() / W;
+    let row_len = usize::try_from(read_varint(input)?)
+        .ok()
+        .filter(|&r| r >= 1 && r <= n.max(1))
+        .ok_or(Error::CodecCorrupt("row length is zero or beyond the chunk"))?;
+    let rows = n.div_ceil(row_len);
+    let cols = row_len.min(n);
+    let flags = take_byte(input)?;
+    if flags & !(FLAG_COLUMNS | FLAG_ROWS) != 0 {
+        return Err(Error::CodecCorrupt("unknown float model flags"));
+    }
+    let global = unzigzag(read_varint(input)?);
+    if global.unsigned_abs() > 1 << 20 {
+        return Err(Error::CodecCorrupt("chunk scale out of range"));
+    }
+    let mut dropped = vec![0u8; rows];
+    decode_bytes(input, &mut dropped)?;
+    if dropped.iter().any(|&d| u32::from(d) > lay.mant_bits) {
+        return Err(Error::CodecCorrupt("dropped mantissa bits exceed the mantissa"));
+    }
+    let mut sc = Scales { dropped, row: Vec::new(), col: Vec::new(), global };
+    if flags & FLAG_ROWS != 0 {
+        let mut row = vec![0u8; rows];
+        decode_bytes(input, &mut row)?;
+        sc.row = row.into_iter().map(|b| b as i8).collect();
+    }
+    if flags & FLAG_COLUMNS != 0 {
+        let mut col = vec![0u8; cols];
+        decode_bytes(input, &mut col)?;
+        sc.col = col.into_iter().map(|b| b as i8).collect();
+    }
+    let mask = read_varint(input)?;
+    if mask >> CONTEXTS != 0 {
+        return Err(Error::CodecCorrupt("context mask names unknown contexts"));
+    }
+    // Contexts without a table get a uniform one: a valid stream never uses
+    // them, and a corrupt one fails its checks instead of needing a branch.
+    let fallback = DecTable::new(&FreqTable::uniform(ALPHABET, 10)?);
+    let mut tables: Vec<DecTable> = Vec::with_capacity(CONTEXTS);
+    for i in 0..CONTEXTS {
+        if mask >> i & 1 == 1 {
+            let t = FreqTable::read(input)?;
+            if t.alphabet_size() > ALPHABET {
+                return Err(Error::CodecCorrupt("symbol table larger than the alphabet"));
+            }
+            tables.push(DecTable::new(&t));
+        } else {
+            tables.push(fallback.clone());
+        }
+    }
+    let rans = take_slice(input)?;
+    let raw = take_slice(input)?;
+    let mut dec = RansDecoder::new(rans)?;
+    let mut bits = BitReader::new(raw);
+    let cols = sc.col_offsets(row_len);
+    let sign_shift = lay.exp_bits + lay.mant_bits;
+    let frac_shift = lay.mant_bits - LOG_FRAC_BITS;
+    let l_mask = low_mask(lay.exp_bits + LOG_FRAC_BITS);
+    for (i, (orow, &d)) in out.chunks_mut(row_len * W).zip(&sc.dropped).enumerate() {
+        let base = global + sc.row_offset(i);
+        let d32 = u32::from(d);
+        let class: &[DecTable] = tables.get(usize::from(d > 0) * FRAC_CONTEXTS..).unwrap_or(&[]);
+        let Some(class) = class.first_chunk::<FRAC_CONTEXTS>() else {
+            return Err(Error::Internal("context tables missing"));
+        };
+        let nraw = lay.in_range_raw_bits(d32);
+        for (ob, &c) in orow.chunks_exact_mut(W).zip(&cols) {
+            let q = base + c;
+            let sym = dec.get(&class[(q & FRAC_MASK) as usize]);
+            let v = if sym >= FIRST_REL as u16 {
+                let l = (i64::from(sym) - FIRST_REL - BIAS + q) as u64 & l_mask;
+                let raw = bits.get(nraw);
+                let sign = raw >> (nraw - 1);
+                (sign << sign_shift) | (l << frac_shift) | ((raw << d32) & low_mask(frac_shift))
+            } else {
+                decode_exceptional(lay, sym, d32, &mut bits)
+            };
+            store::<W>(v, ob);
+        }
+    }
+    dec.finish()?;
+    bits.finish()?;
+    Ok(())
+}
+
+/// Escaped and zero-exponent values: everything but the sign from raw bits.
+#[cold]
+fn decode_exceptional(lay: Layout, sym: u16, d: u32, bits: &mut BitReader) -> u64 {
+    let body_bits = if sym == SYM_ESCAPE { lay.exp_bits + lay.mant_bits } else { lay.mant_bits };
+    let nraw = 1 + body_bits - d;
+    let raw = get_raw(bits, nraw);
+    let sign = raw >> (nraw - 1);
+    (sign << (lay.exp_bits + lay.mant_bits)) | ((raw & low_mask(nraw - 1)) << d)
 }
 
 fn bytes_of_i8(v: &[i8]) -> Vec<u8> {

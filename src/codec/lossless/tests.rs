@@ -60,7 +60,7 @@ const FLOATS: [Dtype; 4] = [Dtype::F16, Dtype::BF16, Dtype::F32, Dtype::F64];
 #[test]
 fn gaussian_rows_with_varying_scales_compress() {
     let mut rng = Rng(1);
-    let (rows, cols) = (64, 96);
+    let (rows, cols) = (256, 256);
     let vals: Vec<f64> = (0..rows * cols)
         .map(|i| rng.gauss() * 0.02 * (1.0 + (i / cols) as f64 / 8.0) * (1.0 + (i % cols) as f64 / 32.0))
         .collect();
@@ -69,11 +69,12 @@ fn gaussian_rows_with_varying_scales_compress() {
         let size = round_trip(dtype, cols, &data);
         assert!(size < data.len(), "{dtype:?}: {size} >= {}", data.len());
     }
-    // F32 Gaussian: 16 low mantissa bits are incompressible, the top
-    // half codes to about 7-8 bits, so expect well under 26 bits/value.
+    // F32 Gaussian: sign and 20 mantissa bits are incompressible; the
+    // log-magnitude in eighth octaves has 5.46 bits of entropy once the row
+    // and column scales are modelled (26.46 in all); tables add a little.
     let data = to_bytes(Dtype::F32, &vals);
-    let size = round_trip(Dtype::F32, cols, &data);
-    assert!(size * 8 < vals.len() * 26, "{} bits/value", size as f64 * 8.0 / vals.len() as f64);
+    let bits = round_trip(Dtype::F32, cols, &data) as f64 * 8.0 / vals.len() as f64;
+    assert!(bits < 26.7, "{bits} bits/value");
 }
 
 #[test]
@@ -81,7 +82,7 @@ fn fp16_born_rows_drop_their_zero_bits() {
     let mut rng = Rng(2);
     let cols = 128;
     // Half the rows hold values exactly representable in fp16.
-    let vals: Vec<f64> = (0..64 * cols)
+    let vals: Vec<f64> = (0..512 * cols)
         .map(|i| {
             let v = rng.gauss() * 0.05;
             if (i / cols) % 2 == 0 {
@@ -93,8 +94,10 @@ fn fp16_born_rows_drop_their_zero_bits() {
         .collect();
     let data = to_bytes(Dtype::F32, &vals);
     let size = round_trip(Dtype::F32, cols, &data);
-    // 13 bits saved on half the values: well under 26 - 6.5 bits/value.
-    assert!(size * 8 < vals.len() * 20, "{} bits/value", size as f64 * 8.0 / vals.len() as f64);
+    // 13 bits saved on half the values: 6.5 bits/value under the 26.46 of
+    // plain Gaussian data.
+    let bits = size as f64 * 8.0 / vals.len() as f64;
+    assert!(bits < 26.46 - 6.5 + 0.25, "{bits} bits/value");
 }
 
 #[test]
