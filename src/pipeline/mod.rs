@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::codec::lossless;
-use crate::container::{StzReader, StzWriter};
+use crate::container::{ChunkHeader, StzReader, StzWriter, Trailer};
 use crate::error::{Error, Result};
 use crate::safetensors::{self, Dtype, Header};
 pub use chunking::{Chunk, DEFAULT_CHUNK_BYTES};
@@ -263,16 +263,14 @@ pub fn decompress<R: Read, W: Write + Send>(
             let dtype = expect.take(ch.tensor, ch.decoded_len)?;
             Ok(Some((ch, dtype, payload)))
         },
-        |(ch, dtype, payload): (crate::container::ChunkHeader, Dtype, Vec<u8>)| {
+        |(ch, dtype, payload): (ChunkHeader, Dtype, Vec<u8>)| {
             let len = usize::try_from(ch.decoded_len).map_err(|_| Error::Internal("chunk too large"))?;
             let mut out = vec![0u8; len];
             lossless::decode_chunk(dtype, &payload, &mut out)?;
-            if xxh3_64(&out) != ch.checksum {
-                return Err(Error::ChunkChecksum { tensor: ch.tensor as usize });
-            }
+            ch.verify(&out)?;
             Ok((ch, payload.len(), out))
         },
-        |(ch, stored, out): (crate::container::ChunkHeader, usize, Vec<u8>)| {
+        |(ch, stored, out): (ChunkHeader, usize, Vec<u8>)| {
             file_hash.update(&out);
             if let Some(w) = output.as_mut() {
                 w.write_all(&out)?;
@@ -287,12 +285,15 @@ pub fn decompress<R: Read, W: Write + Send>(
     )?;
     expect.finish()?;
     let (_index, trailer) = reader.finish()?;
-    if trailer.file_checksum != file_hash.digest() {
-        return Err(Error::FileChecksum);
+    let stz_len = trailer.index_offset + trailer.index_len + Trailer::LEN as u64;
+    let actual = file_hash.digest();
+    if trailer.file_checksum != actual {
+        return Err(Error::StzFileChecksum { expected: trailer.file_checksum, actual });
     }
     if let Some(w) = output.as_mut() {
         w.flush()?;
     }
-    report.stz_bytes = trailer.stz_len;
+    report.stz_bytes = stz_len;
     Ok(report)
 }
+

@@ -322,7 +322,7 @@ pub fn decode(f: FloatLayout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     for i in 0..CONTEXTS {
         if mask >> i & 1 == 1 {
             let t = FreqTable::read(input)?;
-            if t.alphabet() > ALPHABET {
+            if t.alphabet_size() > ALPHABET {
                 return Err(Error::CodecCorrupt("symbol table larger than the alphabet"));
             }
             tables.push(Some(DecTable::new(&t)));

@@ -1,0 +1,137 @@
+//! `stzip inspect`: list the tensors of a `.safetensors` or `.stz` file.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+
+use serde_json::json;
+use stzip::container;
+use stzip::safetensors::{Header, TensorInfo};
+
+use super::{human, Failure};
+
+/// One line of the listing.
+struct Row<'a> {
+    info: &'a TensorInfo,
+    stored: Option<u64>,
+    mode: Option<&'static str>,
+}
+
+pub fn run(path: &str, json: bool) -> Result<(), Failure> {
+    if path == "-" {
+        return Err(Failure::usage("inspect needs a file path (it seeks to the index)"));
+    }
+    let mut file = BufReader::new(File::open(path).map_err(|e| Failure {
+        message: format!("cannot open {path}: {e}"),
+        code: 1,
+    })?);
+    let mut magic = [0u8; 8];
+    let n = read_up_to(&mut file, &mut magic)?;
+    file.seek(SeekFrom::Start(0))?;
+    if n == magic.len() && magic == container::MAGIC {
+        let (st_header, index, trailer) = container::read_index(&mut file)?;
+        let header = Header::parse(st_header)?;
+        let stz_len = file.seek(SeekFrom::End(0))?;
+        let rows: Vec<Row> = header
+            .tensors()
+            .iter()
+            .enumerate()
+            .map(|(i, info)| {
+                let t = i as u32;
+                Row {
+                    info,
+                    stored: Some(index.chunks_of(t).iter().map(|c| u64::from(c.payload_len)).sum()),
+                    mode: Some(match index.tensor(t).map(|r| r.mode) {
+                        Some(1) => "lossy",
+                        _ => "lossless",
+                    }),
+                }
+            })
+            .collect();
+        print(path, "stz", &header, &rows, Some(stz_len), json);
+        let _ = trailer;
+    } else {
+        let header = Header::read_from(&mut file)?;
+        let rows: Vec<Row> =
+            header.tensors().iter().map(|info| Row { info, stored: None, mode: None }).collect();
+        print(path, "safetensors", &header, &rows, None, json);
+    }
+    Ok(())
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, Failure> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn shape_text(shape: &[u64]) -> String {
+    let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+fn print(path: &str, format: &str, header: &Header, rows: &[Row], stz_len: Option<u64>, as_json: bool) {
+    let float_params: u64 =
+        header.tensors().iter().filter(|t| t.dtype.is_float()).map(|t| t.num_elements()).sum();
+    if as_json {
+        let tensors: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "name": r.info.name,
+                    "dtype": r.info.dtype.name(),
+                    "shape": r.info.shape,
+                    "bytes": r.info.byte_len(),
+                    "stored_bytes": r.stored,
+                    "mode": r.mode,
+                })
+            })
+            .collect();
+        let doc = json!({
+            "file": path,
+            "format": format,
+            "file_bytes": header.file_len(),
+            "stz_bytes": stz_len,
+            "float_params": float_params,
+            "bits_per_weight": stz_len.map(|s| s as f64 * 8.0 / float_params.max(1) as f64),
+            "metadata": header.metadata(),
+            "tensors": tensors,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return;
+    }
+    let name_w = rows.iter().map(|r| r.info.name.len()).max().unwrap_or(4).max(4);
+    print!("{:name_w$}  {:7}  {:>20}  {:>10}", "name", "dtype", "shape", "size");
+    if stz_len.is_some() {
+        print!("  {:>10}  {:>7}  {}", "stored", "ratio", "mode");
+    }
+    println!();
+    for r in rows {
+        print!(
+            "{:name_w$}  {:7}  {:>20}  {:>10}",
+            r.info.name,
+            r.info.dtype.name(),
+            shape_text(&r.info.shape),
+            human(r.info.byte_len())
+        );
+        if let Some(stored) = r.stored {
+            let ratio = stored as f64 / r.info.byte_len().max(1) as f64;
+            print!("  {:>10}  {:>6.1}%  {}", human(stored), 100.0 * ratio, r.mode.unwrap_or(""));
+        }
+        println!();
+    }
+    print!("{} tensors, {} float parameters, {} ({format})", rows.len(), float_params, human(header.file_len()));
+    if let Some(s) = stz_len {
+        print!(
+            " → {} stored ({:.1} %, {:.3} bits/weight)",
+            human(s),
+            100.0 * s as f64 / header.file_len().max(1) as f64,
+            s as f64 * 8.0 / float_params.max(1) as f64
+        );
+    }
+    println!();
+}

@@ -1,0 +1,290 @@
+//! Raw bit fields, LSB-first: for values that are (close to) uniform and not
+//! worth modelling, and for compact headers such as serialized tables.
+//!
+//! Format: bit `k` of the stream is bit `k % 8` of byte `k / 8`; a field of
+//! `n` bits occupies the next `n` stream bits, least significant bit first.
+//! The last byte is zero-padded.
+
+use crate::error::{Error, Result};
+
+/// Largest field width accepted by [`BitWriter::put`] / [`BitReader::get`].
+pub const MAX_FIELD_BITS: u32 = 57;
+
+#[inline]
+fn low_mask(nbits: u32) -> u64 {
+    // nbits <= 57 in all callers; the `min` keeps the shift in range anyway.
+    (1u64 << nbits.min(63)) - 1
+}
+
+/// Appends bit fields to a byte vector.
+#[derive(Debug, Default, Clone)]
+pub struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    /// Number of valid bits in `acc` (always < 8 between calls).
+    fill: u32,
+}
+
+impl BitWriter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            out: Vec::with_capacity(bytes),
+            ..Self::default()
+        }
+    }
+
+    /// Writes the low `nbits` bits of `value` (bits above are ignored).
+    ///
+    /// # Panics
+    /// If `nbits > 57` (a caller bug, never data dependent).
+    #[inline]
+    pub fn put(&mut self, value: u64, nbits: u32) {
+        assert!(nbits <= MAX_FIELD_BITS, "bit field wider than 57 bits");
+        self.acc |= (value & low_mask(nbits)) << self.fill;
+        self.fill += nbits;
+        let nbytes = (self.fill / 8) as usize; // 0..=8
+        self.out.extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
+        // Shift in two steps so a full 64-bit flush doesn't overflow the shift.
+        self.acc = (self.acc >> (nbytes * 4)) >> (nbytes * 4);
+        self.fill -= nbytes as u32 * 8;
+    }
+
+    /// Number of bits written so far.
+    pub fn bit_len(&self) -> u64 {
+        self.out.len() as u64 * 8 + u64::from(self.fill)
+    }
+
+    /// Pads the last byte with zeros and returns the bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.fill > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
+/// Reads bit fields written by [`BitWriter`]. Reading past the end yields
+/// zero bits and is reported by [`BitReader::finish`]; it never panics.
+#[derive(Debug, Clone)]
+pub struct BitReader<'a> {
+    data: &'a [u8],
+    /// Next byte of `data` to load into `buf`.
+    pos: usize,
+    buf: u64,
+    /// Valid bits in `buf`.
+    avail: u32,
+    /// Total bits handed out by `get`.
+    consumed: u64,
+}
+
+impl<'a> BitReader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Self {
+            data,
+            pos: 0,
+            buf: 0,
+            avail: 0,
+            consumed: 0,
+        }
+    }
+
+    #[inline]
+    fn refill(&mut self) {
+        if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
+            // Fast path: one unaligned 64-bit load; take as many whole bytes
+            // as fit (avail <= 56 here, so at least one: avail ends >= 57).
+            // Bits of the next, not yet counted byte may land above `avail`:
+            // they equal what the next refill ORs in, so they are harmless.
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(w);
+            self.buf |= w << self.avail;
+            let nbytes = (64 - self.avail) / 8;
+            self.pos += nbytes as usize;
+            self.avail += nbytes * 8;
+        } else {
+            while self.avail <= 56 {
+                // Past the end, `avail` still grows: the missing bits are zeros.
+                let b = self.data.get(self.pos).copied().unwrap_or(0);
+                self.buf |= u64::from(b) << self.avail;
+                self.pos += 1;
+                self.avail += 8;
+            }
+        }
+    }
+
+    /// Reads an `nbits`-bit field (0..=57). Past the end returns zero bits.
+    ///
+    /// # Panics
+    /// If `nbits > 57` (a caller bug, never data dependent).
+    #[inline]
+    pub fn get(&mut self, nbits: u32) -> u64 {
+        assert!(nbits <= MAX_FIELD_BITS, "bit field wider than 57 bits");
+        if self.avail < nbits {
+            self.refill();
+        }
+        let v = self.buf & low_mask(nbits);
+        // nbits <= 57 < 64: the shift is in range.
+        self.buf >>= nbits;
+        self.avail -= nbits;
+        self.consumed += u64::from(nbits);
+        v
+    }
+
+    /// Reads one bit.
+    #[inline]
+    pub fn get_bit(&mut self) -> bool {
+        self.get(1) != 0
+    }
+
+    /// Bits handed out so far (including any zeros read past the end).
+    pub fn bits_consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Whole bytes touched so far: `ceil(bits_consumed / 8)`.
+    pub fn bytes_consumed(&self) -> u64 {
+        self.consumed.div_ceil(8)
+    }
+
+    /// True if more bits were read than the input holds.
+    pub fn overrun(&self) -> bool {
+        self.consumed > self.data.len() as u64 * 8
+    }
+
+    /// Errors if any read went past the end of the input.
+    pub fn finish(&self) -> Result<()> {
+        if self.overrun() {
+            Err(Error::EntropyStreamCorrupt("bit stream read past its end"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Writes `v >= 1` as an Elias-gamma code: `n-1` zero bits, then the `n`
+/// significant bits of `v` from the top (`n = bit length of v`), emitted as
+/// a one-bit then the `n-1` low bits LSB-first.
+pub(crate) fn put_gamma(w: &mut BitWriter, v: u32) {
+    debug_assert!(v >= 1);
+    let n = 32 - v.max(1).leading_zeros();
+    w.put(0, n - 1);
+    w.put(1, 1);
+    w.put(u64::from(v), n - 1);
+}
+
+/// Reads an Elias-gamma code written by [`put_gamma`]; rejects codes of more
+/// than `max_len` significant bits (so corrupt input can't loop or overflow).
+pub(crate) fn get_gamma(r: &mut BitReader<'_>, max_len: u32) -> Result<u32> {
+    let mut zeros = 0u32;
+    while !r.get_bit() {
+        zeros += 1;
+        if zeros >= max_len.min(32) {
+            return Err(Error::BadFreqTable("gamma code too long"));
+        }
+    }
+    let low = r.get(zeros) as u32;
+    Ok((1u32 << zeros) | low)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_all_widths() {
+        let mut w = BitWriter::new();
+        let mut expect = Vec::new();
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        for i in 0..5000u32 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let nbits = (seed >> 58) as u32 % 58; // 0..=57
+            let nbits = if i % 7 == 0 { 57 } else { nbits };
+            let v = seed.rotate_left(17) & low_mask(nbits);
+            w.put(v | (!0u64 << nbits.min(63)) * u64::from(nbits < 57), nbits);
+            expect.push((v, nbits));
+        }
+        let total: u64 = expect.iter().map(|&(_, n)| u64::from(n)).sum();
+        assert_eq!(w.bit_len(), total);
+        let bytes = w.finish();
+        assert_eq!(bytes.len() as u64, total.div_ceil(8));
+        let mut r = BitReader::new(&bytes);
+        for &(v, n) in &expect {
+            assert_eq!(r.get(n), v, "width {n}");
+        }
+        assert!(r.finish().is_ok());
+        assert_eq!(r.bits_consumed(), total);
+    }
+
+    #[test]
+    fn max_width_fields() {
+        let vals = [0u64, 1, (1 << 57) - 1, 0x0155_5555_5555_5555, 1 << 56];
+        let mut w = BitWriter::new();
+        for (i, &v) in vals.iter().enumerate() {
+            w.put(1, i as u32 % 3);
+            w.put(v, 57);
+        }
+        let bytes = w.finish();
+        let mut r = BitReader::new(&bytes);
+        for (i, &v) in vals.iter().enumerate() {
+            assert_eq!(r.get(i as u32 % 3), u64::from(i % 3 != 0));
+            assert_eq!(r.get(57), v);
+        }
+        r.finish().unwrap();
+    }
+
+    #[test]
+    fn overrun_reads_zeros_and_is_flagged() {
+        let mut w = BitWriter::new();
+        w.put(0b1011, 4);
+        let bytes = w.finish();
+        let mut r = BitReader::new(&bytes);
+        assert_eq!(r.get(4), 0b1011);
+        assert_eq!(r.get(4), 0); // padding, still inside the byte
+        r.finish().unwrap();
+        assert_eq!(r.get(57), 0);
+        assert_eq!(r.get(57), 0);
+        assert!(r.overrun());
+        assert!(r.finish().is_err());
+        let mut r = BitReader::new(&[]);
+        assert_eq!(r.get(0), 0);
+        r.finish().unwrap();
+        assert_eq!(r.get(1), 0);
+        assert!(r.finish().is_err());
+    }
+
+    #[test]
+    fn gamma_round_trip_and_limits() {
+        let mut w = BitWriter::new();
+        for v in 1..3000u32 {
+            put_gamma(&mut w, v);
+        }
+        put_gamma(&mut w, u32::MAX);
+        let b = w.finish();
+        let mut r = BitReader::new(&b);
+        for v in 1..3000u32 {
+            assert_eq!(get_gamma(&mut r, 32).unwrap(), v);
+        }
+        assert!(get_gamma(&mut r, 31).is_err());
+        let mut r = BitReader::new(&[0, 0, 0, 0, 0]);
+        assert!(get_gamma(&mut r, 13).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_round_trip(fields in proptest::collection::vec((proptest::num::u64::ANY, 0u32..=57), 0..300)) {
+            let mut w = BitWriter::new();
+            for &(v, n) in &fields { w.put(v, n); }
+            let b = w.finish();
+            let mut r = BitReader::new(&b);
+            for &(v, n) in &fields { proptest::prop_assert_eq!(r.get(n), v & low_mask(n)); }
+            proptest::prop_assert!(r.finish().is_ok());
+        }
+    }
+}

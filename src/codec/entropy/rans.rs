@@ -1,0 +1,267 @@
+//! Interleaved static rANS: 32-bit states, 16-bit renormalisation words,
+//! [`LANES`] lanes (symbol `i` is coded by lane `i % LANES`), after Fabian
+//! Giesen's ryg_rans. See the `codec::entropy` module docs for the format.
+
+use super::table::FreqTable;
+use crate::error::{Error, Result};
+
+/// Number of interleaved rANS states.
+pub const LANES: usize = 8;
+/// Lower bound of the normalized state interval `[L, L << 16)`.
+pub const RANS_L: u32 = 1 << 16;
+
+/// Per-symbol encoder constants (division-free encoding).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EncSym {
+    /// Renormalize (emit a word) while `x > x_max_m1`, i.e. `x >= x_max`
+    /// with `x_max = 2^(32-prob_bits) * freq` (which may be 2^32).
+    x_max_m1: u32,
+    /// Low 32 bits of `ceil(2^(32+shift) / freq)`; the high part is always 1.
+    rcp_lo: u32,
+    start: u32,
+    /// `M - freq`.
+    cmpl: u32,
+    /// `ceil(log2(freq))`.
+    shift: u32,
+}
+
+/// Encoder view of a [`FreqTable`].
+#[derive(Debug, Clone)]
+pub struct EncTable {
+    syms: Vec<EncSym>,
+    freqs: Vec<u32>,
+}
+
+impl EncTable {
+    pub fn new(t: &FreqTable) -> EncTable {
+        let pb = t.prob_bits();
+        let m = 1u32 << pb;
+        let mut start = 0u32;
+        let mut syms = Vec::with_capacity(t.alphabet_size());
+        for &f in t.freqs() {
+            let e = if f == 0 {
+                EncSym::default()
+            } else {
+                let shift = 32 - (f - 1).leading_zeros(); // ceil(log2 f), 0 for f=1
+                // rcp = ceil(2^(32+shift)/f) lies in [2^32, 2^33).
+                let num = 1u64 << (32 + shift);
+                let rcp = num.div_ceil(u64::from(f));
+                let x_max = (u64::from(RANS_L >> pb) << 16) * u64::from(f);
+                EncSym {
+                    x_max_m1: (x_max - 1) as u32,
+                    rcp_lo: rcp as u32,
+                    start,
+                    cmpl: m - f,
+                    shift,
+                }
+            };
+            syms.push(e);
+            start += f;
+        }
+        EncTable {
+            syms,
+            freqs: t.freqs().to_vec(),
+        }
+    }
+}
+
+impl From<&FreqTable> for EncTable {
+    fn from(t: &FreqTable) -> Self {
+        EncTable::new(t)
+    }
+}
+
+/// Records symbols in forward order and rANS-encodes them in reverse on
+/// [`RansEncoder::finish`]. Each symbol keeps a reference to its table
+/// entry, so tables must outlive the encoder; any table may be used for
+/// any symbol (context modelling).
+#[derive(Debug, Default)]
+pub struct RansEncoder<'a> {
+    syms: Vec<&'a EncSym>,
+}
+
+impl<'a> RansEncoder<'a> {
+    pub fn new() -> Self {
+        RansEncoder { syms: Vec::new() }
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        RansEncoder {
+            syms: Vec::with_capacity(n),
+        }
+    }
+
+    /// Number of symbols recorded.
+    pub fn len(&self) -> usize {
+        self.syms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
+
+    /// Records `sym` coded with `table`.
+    ///
+    /// # Panics
+    /// If `sym` is outside the table's alphabet or has frequency 0: the
+    /// table must come from counts that include every coded symbol.
+    #[inline]
+    pub fn put(&mut self, table: &'a EncTable, sym: u16) {
+        let s = sym as usize;
+        let ok = table.freqs.get(s).is_some_and(|&f| f > 0);
+        assert!(ok, "rANS: symbol {sym} has zero frequency in its table");
+        if let Some(e) = table.syms.get(s) {
+            self.syms.push(e);
+        }
+    }
+
+    /// Encodes everything recorded and returns the self-contained stream:
+    /// `LANES` final states (u32 LE) followed by the 16-bit words (LE) in
+    /// the order the decoder consumes them.
+    pub fn finish(self) -> Vec<u8> {
+        let n = self.syms.len();
+        let mut states = [RANS_L; LANES];
+        // Upper bound: one word per symbol.
+        let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 16);
+        let put = |x: &mut u32, e: &EncSym, words: &mut Vec<u16>| {
+            let mut s = *x;
+            if s > e.x_max_m1 {
+                words.push(s as u16);
+                s >>= 16;
+            }
+            // q = floor(s / freq), exact for all s < 2^32.
+            let q = (((u64::from(s) * u64::from(e.rcp_lo)) >> 32) + u64::from(s)) >> e.shift;
+            *x = s + e.start + (q as u32) * e.cmpl;
+        };
+        // Tail (lanes beyond the last full group) first, then full groups.
+        let full = n - n % LANES;
+        for i in (full..n).rev() {
+            put(&mut states[i % LANES], self.syms[i], &mut words);
+        }
+        for group in self.syms[..full].chunks_exact(LANES).rev() {
+            for lane in (0..LANES).rev() {
+                put(&mut states[lane], group[lane], &mut words);
+            }
+        }
+        let mut out = Vec::with_capacity(4 * LANES + 2 * words.len());
+        for s in states {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        for w in words.iter().rev() {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// Decoder view of a [`FreqTable`]: one packed entry per probability slot,
+/// `freq | (slot - start) << 16 | symbol << 32`, indexed by `state & mask`.
+#[derive(Debug, Clone)]
+pub struct DecTable {
+    slots: Vec<u64>,
+    mask: u32,
+    prob_bits: u32,
+}
+
+impl DecTable {
+    pub fn new(t: &FreqTable) -> DecTable {
+        let pb = t.prob_bits();
+        let mut slots = Vec::with_capacity(1 << pb);
+        for (s, &f) in t.freqs().iter().enumerate() {
+            for k in 0..f {
+                slots.push(u64::from(f) | (u64::from(k) << 16) | ((s as u64) << 32));
+            }
+        }
+        // FreqTable guarantees the sum is exactly 1 << pb.
+        slots.resize(1 << pb, 1);
+        DecTable {
+            slots,
+            mask: (1 << pb) - 1,
+            prob_bits: pb,
+        }
+    }
+}
+
+impl From<&FreqTable> for DecTable {
+    fn from(t: &FreqTable) -> Self {
+        DecTable::new(t)
+    }
+}
+
+/// Decodes a stream made by [`RansEncoder::finish`]. The caller must call
+/// [`RansDecoder::get`] with the same table sequence, in the same order,
+/// as was used with [`RansEncoder::put`]; then [`RansDecoder::finish`]
+/// verifies the stream was consumed exactly.
+#[derive(Debug, Clone)]
+pub struct RansDecoder<'a> {
+    states: [u32; LANES],
+    lane: usize,
+    data: &'a [u8],
+    /// Byte position of the next word; may pass `data.len()` on overrun.
+    pos: usize,
+}
+
+impl<'a> RansDecoder<'a> {
+    /// Errors if `bytes` is too short for the states or has odd length.
+    pub fn new(bytes: &'a [u8]) -> Result<Self> {
+        let head = bytes
+            .get(..4 * LANES)
+            .ok_or(Error::EntropyStreamCorrupt("rANS stream shorter than its states"))?;
+        if bytes.len() % 2 != 0 {
+            return Err(Error::EntropyStreamCorrupt("rANS stream has odd length"));
+        }
+        let mut states = [0u32; LANES];
+        for (s, c) in states.iter_mut().zip(head.chunks_exact(4)) {
+            *s = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        Ok(RansDecoder {
+            states,
+            lane: 0,
+            data: bytes,
+            pos: 4 * LANES,
+        })
+    }
+
+    /// Decodes the next symbol with `table`. Never panics: on corrupt input
+    /// it returns some symbol of the table and `finish` reports the error.
+    #[inline(always)]
+    pub fn get(&mut self, table: &DecTable) -> u16 {
+        let lane = self.lane & (LANES - 1);
+        let x = self.states[lane];
+        let e = table
+            .slots
+            .get((x & table.mask) as usize)
+            .copied()
+            .unwrap_or(0);
+        let f = (e & 0xffff) as u32;
+        let bias = ((e >> 16) & 0xffff) as u32;
+        // Exact for valid states; wrapping keeps corrupt states panic-free.
+        let mut x = f.wrapping_mul(x >> table.prob_bits).wrapping_add(bias);
+        if x < RANS_L {
+            let w = match self.data.get(self.pos..self.pos + 2) {
+                Some(b) => u32::from(u16::from_le_bytes([b[0], b[1]])),
+                None => 0,
+            };
+            x = (x << 16) | w;
+            self.pos += 2;
+        }
+        self.states[lane] = x;
+        self.lane = lane + 1;
+        (e >> 32) as u16
+    }
+
+    /// Checks the whole stream was consumed (no overrun, no trailing words)
+    /// and every lane returned to its initial state.
+    pub fn finish(&self) -> Result<()> {
+        if self.pos > self.data.len() {
+            return Err(Error::EntropyStreamCorrupt("rANS stream truncated"));
+        }
+        if self.pos < self.data.len() {
+            return Err(Error::EntropyStreamCorrupt("rANS stream has trailing data"));
+        }
+        if self.states.iter().any(|&s| s != RANS_L) {
+            return Err(Error::EntropyStreamCorrupt("rANS final state mismatch"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! End-to-end lossless round trips through the pipeline.
+
+mod common;
+
+use common::{bf16_gauss, f32_gauss, safetensors, Rng};
+use stzip::pipeline::{compress, decompress, Options};
+use stzip::Error;
+
+fn opts(threads: usize, chunk_bytes: usize) -> Options {
+    Options { threads, chunk_bytes }
+}
+
+fn stz(file: &[u8], o: &Options) -> Vec<u8> {
+    let mut out = Vec::new();
+    compress(file, &mut out, o, &|_| {}).unwrap();
+    out
+}
+
+fn restore(stz: &[u8], o: &Options) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    decompress(stz, Some(&mut out), o, &|_| {})?;
+    Ok(out)
+}
+
+fn assert_round_trip(file: &[u8]) -> Vec<u8> {
+    let o = opts(2, 1 << 12);
+    let packed = stz(file, &o);
+    assert_eq!(restore(&packed, &o).unwrap(), file);
+    packed
+}
+
+fn every_dtype_file(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut tensors = Vec::new();
+    let names: Vec<String> = stzip::safetensors::Dtype::ALL.iter().map(|d| format!("t.{}", d.name())).collect();
+    for (d, name) in stzip::safetensors::Dtype::ALL.iter().zip(&names) {
+        let mut bytes = match d.name() {
+            "F32" => f32_gauss(rng, n, 0.02),
+            "BF16" => bf16_gauss(rng, n, 0.02),
+            _ => rng.bytes(n * d.size()),
+        };
+        if d.name() == "BOOL" {
+            bytes.iter_mut().for_each(|b| *b &= 1);
+        }
+        tensors.push((name.as_str(), d.name(), vec![n as u64 / 4, 4], bytes));
+    }
+    safetensors(&tensors, Some(&[("format", "pt")]), 3)
+}
+
+#[test]
+fn every_dtype_round_trips_byte_exact() {
+    let mut rng = Rng(10);
+    for n in [4usize, 64, 4096] {
+        assert_round_trip(&every_dtype_file(&mut rng, n));
+    }
+}
+
+#[test]
+fn empty_scalar_and_metadata_only_files() {
+    // Only __metadata__, no tensors.
+    assert_round_trip(&safetensors(&[], Some(&[("k", "v")]), 0));
+    // Nothing at all.
+    assert_round_trip(&safetensors(&[], None, 0));
+    // Zero-dim, zero-element and scalar tensors between normal ones.
+    let mut rng = Rng(11);
+    let file = safetensors(
+        &[
+            ("a", "F32", vec![3, 5], f32_gauss(&mut rng, 15, 1.0)),
+            ("empty", "F16", vec![0, 7], vec![]),
+            ("scalar", "F64", vec![], 1.5f64.to_le_bytes().to_vec()),
+            ("b", "I64", vec![2], rng.bytes(16)),
+            ("empty2", "BF16", vec![0], vec![]),
+        ],
+        None,
+        0,
+    );
+    assert_round_trip(&file);
+}
+
+#[test]
+fn unusual_header_padding_is_kept() {
+    let mut rng = Rng(12);
+    for pad in [0, 1, 7, 8, 100] {
+        let file = safetensors(&[("w", "F32", vec![8, 8], f32_gauss(&mut rng, 64, 1.0))], None, pad);
+        assert_round_trip(&file);
+    }
+}
+
+#[test]
+fn output_is_identical_for_any_thread_count() {
+    let mut rng = Rng(13);
+    let file = safetensors(
+        &[
+            ("w1", "F32", vec![256, 64], f32_gauss(&mut rng, 256 * 64, 0.05)),
+            ("w2", "BF16", vec![128, 128], bf16_gauss(&mut rng, 128 * 128, 0.05)),
+            ("ids", "I32", vec![1000], rng.bytes(4000)),
+        ],
+        None,
+        0,
+    );
+    let reference = stz(&file, &opts(1, 1 << 12));
+    for threads in [2, 3, 8] {
+        assert_eq!(stz(&file, &opts(threads, 1 << 12)), reference, "{threads} threads");
+        assert_eq!(restore(&reference, &opts(threads, 1 << 12)).unwrap(), file);
+    }
+}
+
+#[test]
+fn weights_compress_below_raw_size() {
+    let mut rng = Rng(14);
+    let file = safetensors(&[("w", "F32", vec![512, 256], f32_gauss(&mut rng, 512 * 256, 0.02))], None, 0);
+    let packed = assert_round_trip(&file);
+    let bpw = packed.len() as f64 * 8.0 / (512.0 * 256.0);
+    assert!(bpw < 25.0, "{bpw} bits/weight");
+}
+
+#[test]
+fn corrupt_stz_is_detected() {
+    let mut rng = Rng(15);
+    let file = safetensors(&[("w", "F32", vec![64, 64], f32_gauss(&mut rng, 4096, 0.02))], None, 0);
+    let o = opts(1, 1 << 12);
+    let packed = stz(&file, &o);
+    for cut in [0, 1, 8, packed.len() / 2, packed.len() - 1] {
+        assert!(restore(&packed[..cut], &o).is_err(), "truncated at {cut}");
+    }
+    let mut detected = 0;
+    for i in 0..packed.len() {
+        let mut bad = packed.clone();
+        bad[i] ^= 0x10;
+        if restore(&bad, &o).is_err() {
+            detected += 1;
+        }
+    }
+    assert_eq!(detected, packed.len(), "every single-byte corruption must be detected");
+}
+
+#[test]
+fn bad_safetensors_input_is_named() {
+    let o = opts(1, 1 << 12);
+    let mut out = Vec::new();
+    let err = compress(&b"\x05\0\0\0\0\0\0\0{}"[..], &mut out, &o, &|_| {}).unwrap_err();
+    assert!(matches!(err, Error::TruncatedHeader { .. }), "{err:?}");
+    let mut rng = Rng(16);
+    let file = safetensors(&[("w", "F32", vec![64, 64], f32_gauss(&mut rng, 4096, 0.02))], None, 0);
+    let err = compress(&file[..file.len() - 3], &mut out, &o, &|_| {}).unwrap_err();
+    assert!(matches!(err, Error::TruncatedData { .. }), "{err:?}");
+    let mut long = file.clone();
+    long.push(0);
+    let err = compress(&long[..], &mut out, &o, &|_| {}).unwrap_err();
+    assert!(matches!(err, Error::TrailingData { .. }), "{err:?}");
+}
+
+#[test]
+fn minilm_round_trips() {
+    for name in ["model.safetensors", "model-bf16.safetensors"] {
+        let Some(path) = common::minilm(name) else { continue };
+        let file = std::fs::read(path).unwrap();
+        let o = Options::default();
+        let packed = stz(&file, &o);
+        assert_eq!(restore(&packed, &o).unwrap(), file);
+        assert!(packed.len() < file.len() * 85 / 100, "{name}: {} of {}", packed.len(), file.len());
+    }
+}
