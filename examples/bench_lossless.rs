@@ -412,7 +412,7 @@ fn main() -> stzip::Result<ExitCode> {
         ("BF16 MiniLM ≤ 10.5 bpw", minilm_bpw[1], 10.5),
     ] {
         match bpw {
-            Some(b) => println!("| {label} | {b:.2} | {} |", pass(b <= limit)),
+            Some(b) => println!("| {label} | {b:.3} | {} |", pass(b <= limit)),
             None => println!("| {label} | – | SKIP (no data) |"),
         }
     }
