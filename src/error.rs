@@ -153,7 +153,6 @@ pub enum Error {
     /// A self-describing stream stores a different length than the caller expects.
     #[error("entropy stream length mismatch: expected {expected}, stored {stored}")]
     EntropyLengthMismatch { expected: u64, stored: u64 },
-
     // ---- .stz container ----------------------------------------------------
     /// The first 8 bytes are not the `.stz` magic: not an `.stz` file, or
     /// mangled by a text-mode transfer.

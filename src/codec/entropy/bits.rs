@@ -47,7 +47,8 @@ impl BitWriter {
         self.acc |= (value & low_mask(nbits)) << self.fill;
         self.fill += nbits;
         let nbytes = (self.fill / 8) as usize; // 0..=8
-        self.out.extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
+        self.out
+            .extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
         // Shift in two steps so a full 64-bit flush doesn't overflow the shift.
         self.acc = (self.acc >> (nbytes * 4)) >> (nbytes * 4);
         self.fill -= nbytes as u32 * 8;
@@ -207,7 +208,10 @@ mod tests {
             let nbits = (seed >> 58) as u32 % 58; // 0..=57
             let nbits = if i % 7 == 0 { 57 } else { nbits };
             let v = seed.rotate_left(17) & low_mask(nbits);
-            w.put(v | (!0u64 << nbits.min(63)) * u64::from(nbits < 57), nbits);
+            w.put(
+                v | ((!0u64 << nbits.min(63)) * u64::from(nbits < 57)),
+                nbits,
+            );
             expect.push((v, nbits));
         }
         let total: u64 = expect.iter().map(|&(_, n)| u64::from(n)).sum();

@@ -231,7 +231,9 @@ pub fn decode_symbols(input: &mut &[u8], alphabet: usize, out: &mut [u16]) -> Re
             for o in out.iter_mut() {
                 let s = r.get(nbits);
                 if s >= alphabet as u64 {
-                    return Err(Error::EntropyStreamCorrupt("raw symbol outside the alphabet"));
+                    return Err(Error::EntropyStreamCorrupt(
+                        "raw symbol outside the alphabet",
+                    ));
                 }
                 *o = s as u16;
             }
@@ -247,7 +249,9 @@ pub fn decode_symbols(input: &mut &[u8], alphabet: usize, out: &mut [u16]) -> Re
         MODE_RANS => {
             let t = FreqTable::read(&mut inp)?;
             if t.alphabet_size() > alphabet {
-                return Err(Error::EntropyStreamCorrupt("table alphabet larger than expected"));
+                return Err(Error::EntropyStreamCorrupt(
+                    "table alphabet larger than expected",
+                ));
             }
             let len = get_varint(&mut inp)?;
             let stream = take(&mut inp, len)?;

@@ -43,7 +43,7 @@ impl EncTable {
                 EncSym::default()
             } else {
                 let shift = 32 - (f - 1).leading_zeros(); // ceil(log2 f), 0 for f=1
-                // rcp = ceil(2^(32+shift)/f) lies in [2^32, 2^33).
+                                                          // rcp = ceil(2^(32+shift)/f) lies in [2^32, 2^33).
                 let num = 1u64 << (32 + shift);
                 let rcp = num.div_ceil(u64::from(f));
                 let x_max = (u64::from(RANS_L >> pb) << 16) * u64::from(f);
@@ -121,14 +121,18 @@ impl<'a> RansEncoder<'a> {
     pub fn finish(self) -> Vec<u8> {
         let n = self.syms.len();
         let mut states = [RANS_L; LANES];
-        // Upper bound: one word per symbol.
-        let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 16);
-        let put = |x: &mut u32, e: &EncSym, words: &mut Vec<u16>| {
-            let mut s = *x;
-            if s > e.x_max_m1 {
-                words.push(s as u16);
-                s >>= 16;
+        // At most one word per symbol: write unconditionally, advance `nw`
+        // only when renormalising (branchless; the branch is unpredictable).
+        let mut words: Vec<u16> = vec![0; n + 1];
+        let mut nw = 0usize;
+        let put = |x: &mut u32, e: &EncSym, words: &mut [u16], nw: &mut usize| {
+            let s = *x;
+            let renorm = s > e.x_max_m1;
+            if let Some(slot) = words.get_mut(*nw) {
+                *slot = s as u16;
             }
+            *nw += usize::from(renorm);
+            let s = if renorm { s >> 16 } else { s };
             // q = floor(s / freq), exact for all s < 2^32.
             let q = (((u64::from(s) * u64::from(e.rcp_lo)) >> 32) + u64::from(s)) >> e.shift;
             *x = s + e.start + (q as u32) * e.cmpl;
@@ -136,13 +140,14 @@ impl<'a> RansEncoder<'a> {
         // Tail (lanes beyond the last full group) first, then full groups.
         let full = n - n % LANES;
         for i in (full..n).rev() {
-            put(&mut states[i % LANES], self.syms[i], &mut words);
+            put(&mut states[i % LANES], self.syms[i], &mut words, &mut nw);
         }
         for group in self.syms[..full].chunks_exact(LANES).rev() {
             for lane in (0..LANES).rev() {
-                put(&mut states[lane], group[lane], &mut words);
+                put(&mut states[lane], group[lane], &mut words, &mut nw);
             }
         }
+        words.truncate(nw);
         let mut out = Vec::with_capacity(4 * LANES + 2 * words.len());
         for s in states {
             out.extend_from_slice(&s.to_le_bytes());
@@ -154,11 +159,14 @@ impl<'a> RansEncoder<'a> {
     }
 }
 
-/// Decoder view of a [`FreqTable`]: one packed entry per probability slot,
-/// `freq | (slot - start) << 16 | symbol << 32`, indexed by `state & mask`.
+/// Decoder view of a [`FreqTable`]: `slot_sym[state & mask]` is the symbol
+/// (2 bytes per slot: 32 KiB at prob_bits 14, L1-resident), then
+/// `sym_info[symbol] = freq | start << 16` (tiny). Smaller than one packed
+/// 8-byte entry per slot, which matters when several tables alternate.
 #[derive(Debug, Clone)]
 pub struct DecTable {
-    slots: Vec<u64>,
+    slot_sym: Vec<u16>,
+    sym_info: Vec<u32>,
     mask: u32,
     prob_bits: u32,
 }
@@ -166,16 +174,20 @@ pub struct DecTable {
 impl DecTable {
     pub fn new(t: &FreqTable) -> DecTable {
         let pb = t.prob_bits();
-        let mut slots = Vec::with_capacity(1 << pb);
+        let mut slot_sym = Vec::with_capacity(1 << pb);
+        let mut sym_info = Vec::with_capacity(t.alphabet_size());
+        let mut start = 0u32;
         for (s, &f) in t.freqs().iter().enumerate() {
-            for k in 0..f {
-                slots.push(u64::from(f) | (u64::from(k) << 16) | ((s as u64) << 32));
-            }
+            slot_sym.resize(slot_sym.len() + f as usize, s as u16);
+            sym_info.push(f | (start << 16));
+            start += f;
         }
-        // FreqTable guarantees the sum is exactly 1 << pb.
-        slots.resize(1 << pb, 1);
+        // FreqTable guarantees the sum is exactly 1 << pb; keep the
+        // invariant `len == 1 << pb` regardless.
+        slot_sym.resize(1 << pb, 0);
         DecTable {
-            slots,
+            slot_sym,
+            sym_info,
             mask: (1 << pb) - 1,
             prob_bits: pb,
         }
@@ -196,17 +208,20 @@ impl From<&FreqTable> for DecTable {
 pub struct RansDecoder<'a> {
     states: [u32; LANES],
     lane: usize,
-    data: &'a [u8],
-    /// Byte position of the next word; may pass `data.len()` on overrun.
+    /// The renormalisation words, decoded once up front (cheaper per symbol
+    /// than re-checking byte bounds).
+    words: Vec<u16>,
+    /// Index of the next word; passes `words.len()` on overrun.
     pos: usize,
+    _input: std::marker::PhantomData<&'a [u8]>,
 }
 
 impl<'a> RansDecoder<'a> {
     /// Errors if `bytes` is too short for the states or has odd length.
     pub fn new(bytes: &'a [u8]) -> Result<Self> {
-        let head = bytes
-            .get(..4 * LANES)
-            .ok_or(Error::EntropyStreamCorrupt("rANS stream shorter than its states"))?;
+        let head = bytes.get(..4 * LANES).ok_or(Error::EntropyStreamCorrupt(
+            "rANS stream shorter than its states",
+        ))?;
         if bytes.len() % 2 != 0 {
             return Err(Error::EntropyStreamCorrupt("rANS stream has odd length"));
         }
@@ -214,11 +229,18 @@ impl<'a> RansDecoder<'a> {
         for (s, c) in states.iter_mut().zip(head.chunks_exact(4)) {
             *s = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
+        let words = bytes
+            .get(4 * LANES..)
+            .unwrap_or(&[])
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         Ok(RansDecoder {
             states,
             lane: 0,
-            data: bytes,
-            pos: 4 * LANES,
+            words,
+            pos: 0,
+            _input: std::marker::PhantomData,
         })
     }
 
@@ -228,35 +250,30 @@ impl<'a> RansDecoder<'a> {
     pub fn get(&mut self, table: &DecTable) -> u16 {
         let lane = self.lane & (LANES - 1);
         let x = self.states[lane];
-        let e = table
-            .slots
-            .get((x & table.mask) as usize)
-            .copied()
-            .unwrap_or(0);
-        let f = (e & 0xffff) as u32;
-        let bias = ((e >> 16) & 0xffff) as u32;
-        // Exact for valid states; wrapping keeps corrupt states panic-free.
-        let mut x = f.wrapping_mul(x >> table.prob_bits).wrapping_add(bias);
-        if x < RANS_L {
-            let w = match self.data.get(self.pos..self.pos + 2) {
-                Some(b) => u32::from(u16::from_le_bytes([b[0], b[1]])),
-                None => 0,
-            };
-            x = (x << 16) | w;
-            self.pos += 2;
-        }
+        let slot = x & table.mask;
+        let sym = table.slot_sym.get(slot as usize).copied().unwrap_or(0);
+        let info = table.sym_info.get(usize::from(sym)).copied().unwrap_or(0);
+        let f = info & 0xffff;
+        let bias = slot.wrapping_sub(info >> 16);
+        let x = f.wrapping_mul(x >> table.prob_bits).wrapping_add(bias);
+        // Branchless renormalisation (taken ~bits/16 of the time, i.e.
+        // unpredictable): always fetch the next word, select with a cmov.
+        let w = u32::from(self.words.get(self.pos).copied().unwrap_or(0));
+        let renorm = x < RANS_L;
+        let x = if renorm { (x << 16) | w } else { x };
+        self.pos += usize::from(renorm);
         self.states[lane] = x;
         self.lane = lane + 1;
-        (e >> 32) as u16
+        sym
     }
 
     /// Checks the whole stream was consumed (no overrun, no trailing words)
     /// and every lane returned to its initial state.
     pub fn finish(&self) -> Result<()> {
-        if self.pos > self.data.len() {
+        if self.pos > self.words.len() {
             return Err(Error::EntropyStreamCorrupt("rANS stream truncated"));
         }
-        if self.pos < self.data.len() {
+        if self.pos < self.words.len() {
             return Err(Error::EntropyStreamCorrupt("rANS stream has trailing data"));
         }
         if self.states.iter().any(|&s| s != RANS_L) {

@@ -199,7 +199,9 @@ impl FreqTable {
         }
         let sum: u64 = freqs.iter().map(|&f| u64::from(f)).sum();
         if sum != 1u64 << prob_bits {
-            return Err(Error::BadFreqTable("frequencies don't sum to 1 << prob_bits"));
+            return Err(Error::BadFreqTable(
+                "frequencies don't sum to 1 << prob_bits",
+            ));
         }
         Ok(FreqTable { prob_bits, freqs })
     }
@@ -345,7 +347,9 @@ impl FreqTable {
             return Err(Error::BadFreqTable("truncated"));
         }
         if sum != m {
-            return Err(Error::BadFreqTable("frequencies don't sum to 1 << prob_bits"));
+            return Err(Error::BadFreqTable(
+                "frequencies don't sum to 1 << prob_bits",
+            ));
         }
         let n = r.bytes_consumed() as usize;
         *input = data.get(n..).ok_or(Error::BadFreqTable("truncated"))?;
@@ -379,18 +383,25 @@ mod tests {
             f[bi] += 1;
             sum += 1;
         }
-        FreqTable { prob_bits: pb, freqs: f }.cost_bits(counts)
+        FreqTable {
+            prob_bits: pb,
+            freqs: f,
+        }
+        .cost_bits(counts)
     }
 
     #[test]
     fn normalization_is_optimal_on_small_cases() {
         let mut seed = 7u64;
         for trial in 0..200 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let n = 1 + (seed >> 40) as usize % 40;
             let counts: Vec<u64> = (0..n)
                 .map(|i| {
-                    let h = (seed ^ (i as u64 * 0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+                    let h = (seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                        .wrapping_mul(0xff51_afd7_ed55_8ccd);
                     let h = h >> 33;
                     match trial % 3 {
                         0 => h % 1000,
@@ -409,7 +420,10 @@ mod tests {
             }
             let got = t.cost_bits(&counts);
             let opt = brute_opt_cost(&counts, 10);
-            assert!(got <= opt * (1.0 + 1e-9) + 1e-6, "got {got} opt {opt} {counts:?}");
+            assert!(
+                got <= opt * (1.0 + 1e-9) + 1e-6,
+                "got {got} opt {opt} {counts:?}"
+            );
         }
     }
 
@@ -475,7 +489,9 @@ mod tests {
         let n = round_trip(&t);
         assert!(n < 100 * 2, "{n} bytes for 100 used symbols");
         // Skewed over a byte alphabet, all used.
-        let c: Vec<u64> = (0..256).map(|i| 1 + (1e7 * (0.9f64).powi(i)) as u64).collect();
+        let c: Vec<u64> = (0..256)
+            .map(|i| 1 + (1e7 * (0.9f64).powi(i)) as u64)
+            .collect();
         let t = FreqTable::from_counts(&c, 14).unwrap();
         let n = round_trip(&t);
         assert!(n < 256 * 2, "{n}");
@@ -483,7 +499,15 @@ mod tests {
 
     #[test]
     fn read_rejects_corruption() {
-        let c: Vec<u64> = (0..300).map(|i| if i % 3 == 0 { 0 } else { 1 + (1e5 * (0.97f64).powi(i)) as u64 }).collect();
+        let c: Vec<u64> = (0..300)
+            .map(|i| {
+                if i % 3 == 0 {
+                    0
+                } else {
+                    1 + (1e5 * (0.97f64).powi(i)) as u64
+                }
+            })
+            .collect();
         let t = FreqTable::from_counts(&c, 13).unwrap();
         let mut out = vec![];
         t.write(&mut out);
@@ -528,7 +552,9 @@ mod tests {
         // Random bit flips never panic; accepted tables are valid.
         let mut seed = 99u64;
         for _ in 0..20000 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let mut b = out.clone();
             let nflip = 1 + (seed >> 60) as usize % 3;
             for j in 0..nflip {
@@ -536,14 +562,19 @@ mod tests {
                 b[bit / 8] ^= 1 << (bit % 8);
             }
             if let Ok(t2) = FreqTable::read(&mut &b[..]) {
-                assert_eq!(t2.freqs.iter().map(|&f| u64::from(f)).sum::<u64>(), 1 << t2.prob_bits);
+                assert_eq!(
+                    t2.freqs.iter().map(|&f| u64::from(f)).sum::<u64>(),
+                    1 << t2.prob_bits
+                );
                 assert!(t2.freqs.len() <= MAX_ALPHABET);
             }
         }
         // Arbitrary garbage.
         for len in 0..64 {
             for k in 0..50u64 {
-                let b: Vec<u8> = (0..len).map(|i| (k.wrapping_mul(31).wrapping_add(i as u64 * 77) >> 1) as u8).collect();
+                let b: Vec<u8> = (0..len)
+                    .map(|i| (k.wrapping_mul(31).wrapping_add(i as u64 * 77) >> 1) as u8)
+                    .collect();
                 let _ = FreqTable::read(&mut &b[..]);
             }
         }

@@ -76,10 +76,27 @@ fn decode_one(bytes: &[u8], t: &FreqTable, n: usize) -> Result<Vec<u16>, crate::
 fn round_trip_small_lengths() {
     let mut rng = Rng(1);
     for pb in MIN_PROB_BITS..=MAX_PROB_BITS {
-        for n in [0, 1, 2, LANES - 1, LANES, LANES + 1, 2 * LANES, 3 * LANES + 5, 1000] {
+        for n in [
+            0,
+            1,
+            2,
+            LANES - 1,
+            LANES,
+            LANES + 1,
+            2 * LANES,
+            3 * LANES + 5,
+            1000,
+        ] {
             let p: Vec<f64> = (0..50).map(|i| 0.8f64.powi(i)).collect();
             let syms = sample(&p, n, &mut rng);
-            let t = FreqTable::from_counts(&counts_of(&syms, 50).iter().map(|&c| c + 1).collect::<Vec<_>>(), pb).unwrap();
+            let t = FreqTable::from_counts(
+                &counts_of(&syms, 50)
+                    .iter()
+                    .map(|&c| c + 1)
+                    .collect::<Vec<_>>(),
+                pb,
+            )
+            .unwrap();
             let bytes = encode_one(&syms, &t);
             assert_eq!(decode_one(&bytes, &t, n).unwrap(), syms, "pb {pb} n {n}");
             // Decoding one symbol too few or too many is detected.
@@ -108,11 +125,15 @@ fn extreme_frequencies_all_states() {
     // reciprocal at the largest freq and the largest x_max.
     let t = FreqTable::from_freqs(vec![(1 << 15) - 1, 1], 15).unwrap();
     let mut rng = Rng(5);
-    let syms: Vec<u16> = (0..200_000).map(|_| u16::from(rng.below(50) == 0)).collect();
+    let syms: Vec<u16> = (0..200_000)
+        .map(|_| u16::from(rng.below(50) == 0))
+        .collect();
     let bytes = encode_one(&syms, &t);
     assert_eq!(decode_one(&bytes, &t, syms.len()).unwrap(), syms);
     let t = FreqTable::from_freqs(vec![1, (1 << 10) - 1], 10).unwrap();
-    let syms: Vec<u16> = (0..200_000).map(|_| u16::from(rng.below(50) != 0)).collect();
+    let syms: Vec<u16> = (0..200_000)
+        .map(|_| u16::from(rng.below(50) != 0))
+        .collect();
     let bytes = encode_one(&syms, &t);
     assert_eq!(decode_one(&bytes, &t, syms.len()).unwrap(), syms);
 }
@@ -121,7 +142,17 @@ fn extreme_frequencies_all_states() {
 fn reciprocal_division_is_exact() {
     // The encoder's q must equal x / f for every state it can see.
     for pb in [10u32, 15] {
-        for f in [1u32, 2, 3, 5, 7, 1000, (1 << pb) / 2 + 1, (1 << pb) - 1, 1 << pb] {
+        for f in [
+            1u32,
+            2,
+            3,
+            5,
+            7,
+            1000,
+            (1 << pb) / 2 + 1,
+            (1 << pb) - 1,
+            1 << pb,
+        ] {
             if f > 1 << pb {
                 continue;
             }
@@ -130,7 +161,9 @@ fn reciprocal_division_is_exact() {
             let lo = rcp as u32;
             let x_max = (1u64 << (32 - pb)) * u64::from(f);
             let mut rng = Rng(u64::from(f));
-            let probe = (0..20000).map(|_| rng.below(x_max)).chain([0, x_max - 1, x_max / 2]);
+            let probe = (0..20000)
+                .map(|_| rng.below(x_max))
+                .chain([0, x_max - 1, x_max / 2]);
             for x in probe {
                 let q = (((x * u64::from(lo)) >> 32) + x) >> shift;
                 assert_eq!(q, x / u64::from(f), "f {f} x {x}");
@@ -147,7 +180,10 @@ fn tables_switching_per_symbol() {
     let tables: Vec<FreqTable> = (0..8)
         .map(|k| {
             let alphabet = [2usize, 16, 256, 300, 4096, 3, 64, 1000][k];
-            let counts: Vec<u64> = (0..alphabet).map(|_| rng.below(100)).map(|c| if c < 30 { 0 } else { c }).collect();
+            let counts: Vec<u64> = (0..alphabet)
+                .map(|_| rng.below(100))
+                .map(|c| if c < 30 { 0 } else { c })
+                .collect();
             let mut counts = counts;
             counts[0] += 1;
             FreqTable::from_counts(&counts, 10 + (k as u32 % 6)).unwrap()
@@ -157,7 +193,12 @@ fn tables_switching_per_symbol() {
     let dec_t: Vec<DecTable> = tables.iter().map(DecTable::new).collect();
     let used: Vec<Vec<u16>> = tables
         .iter()
-        .map(|t| (0..t.alphabet_size()).filter(|&s| t.freq(s) > 0).map(|s| s as u16).collect())
+        .map(|t| {
+            (0..t.alphabet_size())
+                .filter(|&s| t.freq(s) > 0)
+                .map(|s| s as u16)
+                .collect()
+        })
         .collect();
     let mut syms = Vec::new();
     let mut ctx = Vec::new();
@@ -190,20 +231,40 @@ fn efficiency_within_half_percent_of_entropy() {
     let mut rng = Rng(11);
     let mut cases: Vec<(&str, usize, Vec<f64>)> = vec![
         ("uniform 256", 256, vec![1.0; 256]),
-        ("geometric 0.7", 256, (0..256).map(|i| 0.7f64.powi(i)).collect()),
-        ("geometric 0.95", 256, (0..256).map(|i| 0.95f64.powi(i)).collect()),
+        (
+            "geometric 0.7",
+            256,
+            (0..256).map(|i| 0.7f64.powi(i)).collect(),
+        ),
+        (
+            "geometric 0.95",
+            256,
+            (0..256).map(|i| 0.95f64.powi(i)).collect(),
+        ),
         ("skewed 99%", 256, {
-            let mut p: Vec<f64> = (0..256).map(|i| if (1..9).contains(&i) { 0.01 / 8.0 } else { 0.0 }).collect();
+            let mut p: Vec<f64> = (0..256)
+                .map(|i| if (1..9).contains(&i) { 0.01 / 8.0 } else { 0.0 })
+                .collect();
             p[0] = 0.99;
             p
         }),
-        ("4096 alphabet", 4096, (0..4096).map(|i| {
-            let d = (i as f64 - 2048.0) / 300.0;
-            0.05 + (-d * d / 2.0).exp()
-        }).collect()),
+        (
+            "4096 alphabet",
+            4096,
+            (0..4096)
+                .map(|i| {
+                    let d = (i as f64 - 2048.0) / 300.0;
+                    0.05 + (-d * d / 2.0).exp()
+                })
+                .collect(),
+        ),
     ];
     // A random "6-bit entropy" distribution like the benchmark's.
-    cases.push(("random", 256, (0..256).map(|_| (-4.0 * rng.unit()).exp()).collect()));
+    cases.push((
+        "random",
+        256,
+        (0..256).map(|_| (-4.0 * rng.unit()).exp()).collect(),
+    ));
     for (name, alphabet, p) in cases {
         let syms = sample(&p, n, &mut rng);
         let counts = counts_of(&syms, alphabet);
@@ -223,7 +284,10 @@ fn efficiency_within_half_percent_of_entropy() {
             tb.len(),
             t.used_symbols()
         );
-        assert!(coded <= h * 1.005 + 8.0 * (4 * LANES) as f64, "{name}: {coded} vs {h}");
+        assert!(
+            coded <= h * 1.005 + 8.0 * (4 * LANES) as f64,
+            "{name}: {coded} vs {h}"
+        );
     }
 }
 
@@ -274,7 +338,10 @@ fn corrupted_streams_never_panic() {
         }
     }
     eprintln!("detected {detected}/{trials} corruptions");
-    assert!(detected * 10 >= trials * 9, "only {detected}/{trials} detected");
+    assert!(
+        detected * 10 >= trials * 9,
+        "only {detected}/{trials} detected"
+    );
 }
 
 #[test]
@@ -286,10 +353,21 @@ fn byte_streams() {
         vec![7; 1000],
         (0..=255).collect(),
         (0..100_000).map(|_| rng.next() as u8).collect(),
-        (0..100_000).map(|_| (rng.below(4) * rng.below(3)) as u8).collect(),
+        (0..100_000)
+            .map(|_| (rng.below(4) * rng.below(3)) as u8)
+            .collect(),
         (0..50).map(|_| rng.below(3) as u8).collect(),
     ];
-    cases.push(sample(&(0..256).map(|i| 0.97f64.powi(i)).collect::<Vec<_>>(), 50_000, &mut rng).iter().map(|&s| s as u8).collect());
+    cases.push(
+        sample(
+            &(0..256).map(|i| 0.97f64.powi(i)).collect::<Vec<_>>(),
+            50_000,
+            &mut rng,
+        )
+        .iter()
+        .map(|&s| s as u8)
+        .collect(),
+    );
     for data in &cases {
         let mut out = vec![0xEE];
         encode_bytes(data, &mut out);
@@ -306,7 +384,11 @@ fn byte_streams() {
         let body = &out[1..out.len() - 1];
         for k in 0..body.len().min(3000) {
             let mut inp = &body[..k];
-            assert!(decode_bytes(&mut inp, &mut back).is_err(), "prefix {k} of {}", body.len());
+            assert!(
+                decode_bytes(&mut inp, &mut back).is_err(),
+                "prefix {k} of {}",
+                body.len()
+            );
         }
         // Sizes are sane.
         let size = out.len() - 2;
@@ -324,7 +406,14 @@ fn byte_streams() {
 #[test]
 fn byte_stream_corruption_no_panic() {
     let mut rng = Rng(41);
-    let data: Vec<u8> = sample(&(0..40).map(|i| 0.85f64.powi(i)).collect::<Vec<_>>(), 2000, &mut rng).iter().map(|&s| s as u8).collect();
+    let data: Vec<u8> = sample(
+        &(0..40).map(|i| 0.85f64.powi(i)).collect::<Vec<_>>(),
+        2000,
+        &mut rng,
+    )
+    .iter()
+    .map(|&s| s as u8)
+    .collect();
     let mut enc = Vec::new();
     encode_bytes(&data, &mut enc);
     let mut back = vec![0u8; data.len()];
@@ -348,7 +437,9 @@ fn symbol_streams() {
                     .map(|_| match kind {
                         0 => rng.below(alphabet as u64) as u16,
                         1 => (alphabet - 1) as u16,
-                        _ => (rng.below(alphabet as u64) * rng.below(2) / (1 + rng.below(8))) as u16,
+                        _ => {
+                            (rng.below(alphabet as u64) * rng.below(2) / (1 + rng.below(8))) as u16
+                        }
                     })
                     .collect();
                 let mut out = Vec::new();
@@ -389,7 +480,9 @@ fn varints() {
         assert!(get_varint(&mut &b[..b.len() - 1]).is_err());
     }
     assert!(get_varint(&mut &[0xff; 10][..]).is_err());
-    assert!(get_varint(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]).is_err());
+    assert!(
+        get_varint(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]).is_err()
+    );
 }
 
 proptest! {
