@@ -37,13 +37,20 @@ impl Read for Input {
 
 pub enum Output {
     Stdout(BufWriter<io::Stdout>),
-    File { file: BufWriter<File>, temp: PathBuf, target: PathBuf },
+    File {
+        file: BufWriter<File>,
+        temp: PathBuf,
+        target: PathBuf,
+    },
 }
 
 impl Output {
     pub fn create(path: &str, force: bool) -> Result<Output, Failure> {
         if path == "-" {
-            return Ok(Output::Stdout(BufWriter::with_capacity(1 << 20, io::stdout())));
+            return Ok(Output::Stdout(BufWriter::with_capacity(
+                1 << 20,
+                io::stdout(),
+            )));
         }
         let target = PathBuf::from(path);
         if target.exists() && !force {
@@ -56,7 +63,11 @@ impl Output {
             message: format!("cannot create {}: {e}", temp.display()),
             code: 1,
         })?;
-        Ok(Output::File { file: BufWriter::with_capacity(1 << 20, file), temp, target })
+        Ok(Output::File {
+            file: BufWriter::with_capacity(1 << 20, file),
+            temp,
+            target,
+        })
     }
 
     /// Move the finished output into place.
@@ -81,7 +92,10 @@ impl Output {
 }
 
 fn temp_path(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     target.with_file_name(format!(".{name}.{}.partial", std::process::id()))
 }
 

@@ -18,7 +18,9 @@ struct Row<'a> {
 
 pub fn run(path: &str, json: bool) -> Result<(), Failure> {
     if path == "-" {
-        return Err(Failure::usage("inspect needs a file path (it seeks to the index)"));
+        return Err(Failure::usage(
+            "inspect needs a file path (it seeks to the index)",
+        ));
     }
     let mut file = BufReader::new(File::open(path).map_err(|e| Failure {
         message: format!("cannot open {path}: {e}"),
@@ -39,7 +41,13 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
                 let t = i as u32;
                 Row {
                     info,
-                    stored: Some(index.chunks_of(t).iter().map(|c| u64::from(c.payload_len)).sum()),
+                    stored: Some(
+                        index
+                            .chunks_of(t)
+                            .iter()
+                            .map(|c| u64::from(c.payload_len))
+                            .sum(),
+                    ),
                     mode: Some(match index.tensor(t).map(|r| r.mode) {
                         Some(1) => "lossy",
                         _ => "lossless",
@@ -51,8 +59,15 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
         let _ = trailer;
     } else {
         let header = Header::read_from(&mut file)?;
-        let rows: Vec<Row> =
-            header.tensors().iter().map(|info| Row { info, stored: None, mode: None }).collect();
+        let rows: Vec<Row> = header
+            .tensors()
+            .iter()
+            .map(|info| Row {
+                info,
+                stored: None,
+                mode: None,
+            })
+            .collect();
         print(path, "safetensors", &header, &rows, None, json);
     }
     Ok(())
@@ -69,14 +84,39 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, Failure> {
     Ok(n)
 }
 
+/// Tensor names come from the file: escape control characters so a name
+/// cannot drive the terminal.
+fn printable(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn shape_text(shape: &[u64]) -> String {
     let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
     format!("[{}]", dims.join(", "))
 }
 
-fn print(path: &str, format: &str, header: &Header, rows: &[Row], stz_len: Option<u64>, as_json: bool) {
-    let float_params: u64 =
-        header.tensors().iter().filter(|t| t.dtype.is_float()).map(|t| t.num_elements()).sum();
+fn print(
+    path: &str,
+    format: &str,
+    header: &Header,
+    rows: &[Row],
+    stz_len: Option<u64>,
+    as_json: bool,
+) {
+    let float_params: u64 = header
+        .tensors()
+        .iter()
+        .filter(|t| t.dtype.is_float())
+        .map(|t| t.num_elements())
+        .sum();
     if as_json {
         let tensors: Vec<_> = rows
             .iter()
@@ -104,27 +144,46 @@ fn print(path: &str, format: &str, header: &Header, rows: &[Row], stz_len: Optio
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return;
     }
-    let name_w = rows.iter().map(|r| r.info.name.len()).max().unwrap_or(4).max(4);
-    print!("{:name_w$}  {:7}  {:>20}  {:>10}", "name", "dtype", "shape", "size");
+    let names: Vec<String> = rows.iter().map(|r| printable(&r.info.name)).collect();
+    let name_w = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    print!(
+        "{:name_w$}  {:7}  {:>20}  {:>10}",
+        "name", "dtype", "shape", "size"
+    );
     if stz_len.is_some() {
-        print!("  {:>10}  {:>7}  {}", "stored", "ratio", "mode");
+        print!("  {:>10}  {:>7}  mode", "stored", "ratio");
     }
     println!();
-    for r in rows {
+    for (r, name) in rows.iter().zip(&names) {
         print!(
             "{:name_w$}  {:7}  {:>20}  {:>10}",
-            r.info.name,
+            name,
             r.info.dtype.name(),
             shape_text(&r.info.shape),
             human(r.info.byte_len())
         );
         if let Some(stored) = r.stored {
             let ratio = stored as f64 / r.info.byte_len().max(1) as f64;
-            print!("  {:>10}  {:>6.1}%  {}", human(stored), 100.0 * ratio, r.mode.unwrap_or(""));
+            print!(
+                "  {:>10}  {:>6.1}%  {}",
+                human(stored),
+                100.0 * ratio,
+                r.mode.unwrap_or("")
+            );
         }
         println!();
     }
-    print!("{} tensors, {} float parameters, {} ({format})", rows.len(), float_params, human(header.file_len()));
+    print!(
+        "{} tensors, {} float parameters, {} ({format})",
+        rows.len(),
+        float_params,
+        human(header.file_len())
+    );
     if let Some(s) = stz_len {
         print!(
             " → {} stored ({:.1} %, {:.3} bits/weight)",

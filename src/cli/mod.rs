@@ -27,27 +27,44 @@ pub struct Failure {
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: 2 }
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
     }
 }
 
 impl From<stzip::Error> for Failure {
     fn from(e: stzip::Error) -> Failure {
-        Failure { message: e.to_string(), code: 1 }
+        Failure {
+            message: e.to_string(),
+            code: 1,
+        }
     }
 }
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
-        Failure { message: e.to_string(), code: 1 }
+        Failure {
+            message: e.to_string(),
+            code: 1,
+        }
     }
 }
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Compress { input, output, common } => compress(input, output.as_deref(), common),
-        Command::Decompress { input, output, common } => decompress(input, output.as_deref(), common),
+        Command::Compress {
+            input,
+            output,
+            common,
+        } => compress(input, output.as_deref(), common),
+        Command::Decompress {
+            input,
+            output,
+            common,
+        } => decompress(input, output.as_deref(), common),
         Command::Verify { input, common } => verify(input, common),
         Command::Inspect { input, json } => inspect::run(input, *json),
     };
@@ -107,9 +124,13 @@ fn decompress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<
             }
         },
     };
-    run_job(input, &out_path, common, "decompressing", |r, w, opts, p| {
-        pipeline::decompress(r, Some(w), opts, p)
-    })
+    run_job(
+        input,
+        &out_path,
+        common,
+        "decompressing",
+        |r, w, opts, p| pipeline::decompress(r, Some(w), opts, p),
+    )
     .map(|(report, secs)| {
         if !common.quiet {
             eprintln!(

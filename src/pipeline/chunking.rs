@@ -41,7 +41,12 @@ pub fn tensor_chunks(tensor: usize, info: &TensorInfo, chunk_bytes: usize) -> Ve
         let mut offset = 0;
         while offset < total {
             let len = (rows_per * row_bytes).min(total - offset);
-            out.push(Chunk { tensor, offset, len: len as usize, row_len: row_len as usize });
+            out.push(Chunk {
+                tensor,
+                offset,
+                len: len as usize,
+                row_len: row_len as usize,
+            });
             offset += len;
         }
     } else {
@@ -51,7 +56,12 @@ pub fn tensor_chunks(tensor: usize, info: &TensorInfo, chunk_bytes: usize) -> Ve
         let mut offset = 0;
         while offset < total {
             let len = (per * elem).min(total - offset);
-            out.push(Chunk { tensor, offset, len: len as usize, row_len: (len / elem) as usize });
+            out.push(Chunk {
+                tensor,
+                offset,
+                len: len as usize,
+                row_len: (len / elem) as usize,
+            });
             offset += len;
         }
     }

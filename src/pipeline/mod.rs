@@ -140,7 +140,13 @@ pub fn compress<R: Read, W: Write + Send>(
     let plan = chunking::plan(&header, opts.chunk_bytes);
     let mut file_hash = Xxh3::new();
     file_hash.update(header.raw());
-    let mut writer = StzWriter::new(Counted { inner: output, count: 0 }, header.raw())?;
+    let mut writer = StzWriter::new(
+        Counted {
+            inner: output,
+            count: 0,
+        },
+        header.raw(),
+    )?;
     let dtypes: Vec<Dtype> = header.tensors().iter().map(|t| t.dtype).collect();
     let mut next = plan.iter();
     let mut raw_done = header.raw().len() as u64;
@@ -149,33 +155,51 @@ pub fn compress<R: Read, W: Write + Send>(
     ordered_map_chunks(
         opts,
         || {
-            let Some(&chunk) = next.next() else { return Ok(None) };
+            let Some(&chunk) = next.next() else {
+                return Ok(None);
+            };
             let mut buf = vec![0u8; chunk.len];
             data.read_exact(&mut buf)?;
             file_hash.update(&buf);
             Ok(Some((chunk, buf)))
         },
         |(chunk, buf): (Chunk, Vec<u8>)| {
-            let dtype = dtypes.get(chunk.tensor).copied().ok_or(Error::Internal("chunk of no tensor"))?;
+            let dtype = dtypes
+                .get(chunk.tensor)
+                .copied()
+                .ok_or(Error::Internal("chunk of no tensor"))?;
             let payload = lossless::encode_chunk(dtype, chunk.row_len, &buf)?;
-            Ok(EncodedChunk { chunk, checksum: xxh3_64(&buf), payload })
+            Ok(EncodedChunk {
+                chunk,
+                checksum: xxh3_64(&buf),
+                payload,
+            })
         },
         |enc: EncodedChunk| {
-            let tensor = u32::try_from(enc.chunk.tensor).map_err(|_| Error::Internal("too many tensors"))?;
+            let tensor =
+                u32::try_from(enc.chunk.tensor).map_err(|_| Error::Internal("too many tensors"))?;
             let before = writer.bytes_written();
             writer.write_chunk(tensor, enc.chunk.len as u64, enc.checksum, &enc.payload)?;
             if let Some(t) = tensors.get_mut(enc.chunk.tensor) {
                 t.stored_bytes += writer.bytes_written() - before;
             }
             raw_done += enc.chunk.len as u64;
-            progress(Progress { raw_bytes: raw_done, raw_total, stz_bytes: writer.bytes_written() });
+            progress(Progress {
+                raw_bytes: raw_done,
+                raw_total,
+                stz_bytes: writer.bytes_written(),
+            });
             Ok(())
         },
     )?;
     data.finish()?;
     let counted = writer.finish(file_hash.digest(), header.file_len())?;
     report.stz_bytes = counted.count;
-    progress(Progress { raw_bytes: raw_total, raw_total, stz_bytes: report.stz_bytes });
+    progress(Progress {
+        raw_bytes: raw_total,
+        raw_total,
+        stz_bytes: report.stz_bytes,
+    });
     Ok(report)
 }
 
@@ -201,7 +225,11 @@ impl Expect<'_> {
         let tensor = tensor as usize;
         while self.left == 0 && self.tensor < tensor {
             self.tensor += 1;
-            self.left = self.header.tensors().get(self.tensor).map_or(0, |t| t.byte_len());
+            self.left = self
+                .header
+                .tensors()
+                .get(self.tensor)
+                .map_or(0, |t| t.byte_len());
         }
         let info = self
             .header
@@ -210,7 +238,11 @@ impl Expect<'_> {
             .filter(|_| self.tensor == tensor)
             .ok_or(Error::ChunkOutOfOrder { tensor })?;
         if len == 0 || len > self.left || len % info.dtype.size() as u64 != 0 {
-            return Err(Error::ChunkLengthMismatch { tensor, len, left: self.left });
+            return Err(Error::ChunkLengthMismatch {
+                tensor,
+                len,
+                left: self.left,
+            });
         }
         self.left -= len;
         Ok(info.dtype)
@@ -219,7 +251,10 @@ impl Expect<'_> {
     fn finish(mut self) -> Result<()> {
         loop {
             if self.left != 0 {
-                return Err(Error::MissingChunks { tensor: self.tensor, missing: self.left });
+                return Err(Error::MissingChunks {
+                    tensor: self.tensor,
+                    missing: self.left,
+                });
             }
             self.tensor += 1;
             match self.header.tensors().get(self.tensor) {
@@ -259,12 +294,15 @@ pub fn decompress<R: Read, W: Write + Send>(
         opts,
         || {
             let mut payload = Vec::new();
-            let Some(ch) = reader.next_chunk(&mut payload)? else { return Ok(None) };
+            let Some(ch) = reader.next_chunk(&mut payload)? else {
+                return Ok(None);
+            };
             let dtype = expect.take(ch.tensor, ch.decoded_len)?;
             Ok(Some((ch, dtype, payload)))
         },
         |(ch, dtype, payload): (ChunkHeader, Dtype, Vec<u8>)| {
-            let len = usize::try_from(ch.decoded_len).map_err(|_| Error::Internal("chunk too large"))?;
+            let len =
+                usize::try_from(ch.decoded_len).map_err(|_| Error::Internal("chunk too large"))?;
             let mut out = vec![0u8; len];
             lossless::decode_chunk(dtype, &payload, &mut out)?;
             ch.verify(&out)?;
@@ -279,7 +317,11 @@ pub fn decompress<R: Read, W: Write + Send>(
                 t.stored_bytes += stored as u64;
             }
             raw_done += out.len() as u64;
-            progress(Progress { raw_bytes: raw_done, raw_total, stz_bytes: 0 });
+            progress(Progress {
+                raw_bytes: raw_done,
+                raw_total,
+                stz_bytes: 0,
+            });
             Ok(())
         },
     )?;
@@ -288,7 +330,10 @@ pub fn decompress<R: Read, W: Write + Send>(
     let stz_len = trailer.index_offset + trailer.index_len + Trailer::LEN as u64;
     let actual = file_hash.digest();
     if trailer.file_checksum != actual {
-        return Err(Error::StzFileChecksum { expected: trailer.file_checksum, actual });
+        return Err(Error::StzFileChecksum {
+            expected: trailer.file_checksum,
+            actual,
+        });
     }
     if let Some(w) = output.as_mut() {
         w.flush()?;
@@ -296,4 +341,3 @@ pub fn decompress<R: Read, W: Write + Send>(
     report.stz_bytes = stz_len;
     Ok(report)
 }
-

@@ -80,7 +80,7 @@ where
         drop(credit_rx);
         let consumed = consumer
             .join()
-            .unwrap_or_else(|_| Err(Error::Internal("a pipeline thread panicked")));
+            .unwrap_or(Err(Error::Internal("a pipeline thread panicked")));
         produced.and(consumed)
     })
 }
@@ -139,7 +139,13 @@ mod tests {
                     j += 1;
                     Ok((j <= 100).then_some(j))
                 },
-                |x| if x == 50 { Err(Error::Internal("boom")) } else { Ok(x) },
+                |x| {
+                    if x == 50 {
+                        Err(Error::Internal("boom"))
+                    } else {
+                        Ok(x)
+                    }
+                },
                 |_| Ok(()),
             );
             assert!(matches!(r, Err(Error::Internal("boom"))));

@@ -125,10 +125,22 @@ impl Dtype {
     /// field-splitting model handles); `None` for integers, bool and fp8.
     pub fn float_layout(self) -> Option<FloatLayout> {
         match self {
-            Dtype::F16 => Some(FloatLayout { exp_bits: 5, mant_bits: 10 }),
-            Dtype::BF16 => Some(FloatLayout { exp_bits: 8, mant_bits: 7 }),
-            Dtype::F32 => Some(FloatLayout { exp_bits: 8, mant_bits: 23 }),
-            Dtype::F64 => Some(FloatLayout { exp_bits: 11, mant_bits: 52 }),
+            Dtype::F16 => Some(FloatLayout {
+                exp_bits: 5,
+                mant_bits: 10,
+            }),
+            Dtype::BF16 => Some(FloatLayout {
+                exp_bits: 8,
+                mant_bits: 7,
+            }),
+            Dtype::F32 => Some(FloatLayout {
+                exp_bits: 8,
+                mant_bits: 23,
+            }),
+            Dtype::F64 => Some(FloatLayout {
+                exp_bits: 11,
+                mant_bits: 52,
+            }),
             _ => None,
         }
     }

@@ -14,8 +14,10 @@ pub fn safetensors(
     let mut json = String::from("{");
     let mut first = true;
     if let Some(md) = metadata {
-        let entries: Vec<String> =
-            md.iter().map(|(k, v)| format!("{}:{}", quote(k), quote(v))).collect();
+        let entries: Vec<String> = md
+            .iter()
+            .map(|(k, v)| format!("{}:{}", quote(k), quote(v)))
+            .collect();
         json.push_str(&format!("\"__metadata__\":{{{}}}", entries.join(",")));
         first = false;
     }
@@ -73,7 +75,9 @@ impl Rng {
 
 /// `n` Gaussian values as little-endian F32 bytes.
 pub fn f32_gauss(rng: &mut Rng, n: usize, scale: f64) -> Vec<u8> {
-    (0..n).flat_map(|_| ((rng.gauss() * scale) as f32).to_le_bytes()).collect()
+    (0..n)
+        .flat_map(|_| ((rng.gauss() * scale) as f32).to_le_bytes())
+        .collect()
 }
 
 /// `n` Gaussian values as little-endian BF16 bytes (truncated).

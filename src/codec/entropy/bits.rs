@@ -157,6 +157,34 @@ impl<'a> BitReader<'a> {
         self.consumed > self.data.len() as u64 * 8
     }
 
+    /// True if the unread bits of the last byte touched are all zero (the
+    /// writer pads with zeros; anything else is corruption).
+    pub fn padding_is_zero(&self) -> bool {
+        let used = (self.consumed % 8) as u32;
+        if used == 0 {
+            return true;
+        }
+        let last = usize::try_from(self.consumed / 8)
+            .ok()
+            .and_then(|i| self.data.get(i));
+        last.is_none_or(|&b| b >> used == 0)
+    }
+
+    /// Errors unless the input was consumed exactly: no read past the end,
+    /// no unread byte, zero padding. Every bit of a valid stream matters.
+    pub fn finish_exact(&self) -> Result<()> {
+        self.finish()?;
+        if self.bytes_consumed() != self.data.len() as u64 {
+            return Err(Error::EntropyStreamCorrupt("bit stream has trailing bytes"));
+        }
+        if !self.padding_is_zero() {
+            return Err(Error::EntropyStreamCorrupt(
+                "bit stream padding is not zero",
+            ));
+        }
+        Ok(())
+    }
+
     /// Errors if any read went past the end of the input.
     pub fn finish(&self) -> Result<()> {
         if self.overrun() {

@@ -237,7 +237,7 @@ pub fn decode_symbols(input: &mut &[u8], alphabet: usize, out: &mut [u16]) -> Re
                 }
                 *o = s as u16;
             }
-            r.finish()?;
+            r.finish_exact()?;
         }
         MODE_CONST => {
             let v = get_varint(&mut inp)?;

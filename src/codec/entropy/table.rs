@@ -96,6 +96,10 @@ impl FreqTable {
         if total == 0 {
             return Err(Error::BadFreqTable("all counts are zero"));
         }
+        // Canonical form: the alphabet ends at the last used symbol, so a
+        // serialized table has exactly one valid encoding.
+        let last_used = counts.iter().rposition(|&c| c > 0).map_or(0, |i| i + 1);
+        let counts = counts.get(..last_used).unwrap_or(counts);
         let used = counts.iter().filter(|&&c| c > 0).count();
         if used > m as usize {
             return Err(Error::BadFreqTable("more used symbols than 1 << prob_bits"));
@@ -345,6 +349,14 @@ impl FreqTable {
         }
         if r.overrun() {
             return Err(Error::BadFreqTable("truncated"));
+        }
+        if !r.padding_is_zero() {
+            return Err(Error::BadFreqTable("padding bits are not zero"));
+        }
+        if freqs.last().is_some_and(|&f| f == 0) {
+            return Err(Error::BadFreqTable(
+                "alphabet extends past the last used symbol",
+            ));
         }
         if sum != m {
             return Err(Error::BadFreqTable(

@@ -83,7 +83,11 @@ struct Layout {
 
 impl Layout {
     fn new(f: FloatLayout) -> Layout {
-        Layout { exp_bits: f.exp_bits, mant_bits: f.mant_bits, exp_max: (1u64 << f.exp_bits) - 1 }
+        Layout {
+            exp_bits: f.exp_bits,
+            mant_bits: f.mant_bits,
+            exp_max: (1u64 << f.exp_bits) - 1,
+        }
     }
 
     #[inline(always)]
@@ -162,7 +166,9 @@ impl Scales {
 
     /// Column offsets widened to one entry per column (zeros when unused).
     fn col_offsets(&self, cols: usize) -> Vec<i64> {
-        (0..cols).map(|j| self.col.get(j).map_or(0, |&c| i64::from(c))).collect()
+        (0..cols)
+            .map(|j| self.col.get(j).map_or(0, |&c| i64::from(c)))
+            .collect()
     }
 
     fn row_offset(&self, i: usize) -> i64 {
@@ -202,7 +208,11 @@ fn analyse<const W: usize>(lay: Layout, data: &[u8], row_len: usize) -> Scales {
                 }
             }
         }
-        let tz = if mant_or == 0 { lay.mant_bits } else { mant_or.trailing_zeros() };
+        let tz = if mant_or == 0 {
+            lay.mant_bits
+        } else {
+            mant_or.trailing_zeros()
+        };
         dropped.push(tz.min(lay.mant_bits) as u8);
         row_sums.push((sum, cnt));
         gsum += sum;
@@ -216,7 +226,11 @@ fn analyse<const W: usize>(lay: Layout, data: &[u8], row_len: usize) -> Scales {
     Scales {
         dropped,
         row: row_sums.iter().map(|&(s, c)| offset(s, c)).collect(),
-        col: col_sum.iter().zip(&col_cnt).map(|(&s, &c)| offset(s, c)).collect(),
+        col: col_sum
+            .iter()
+            .zip(&col_cnt)
+            .map(|(&s, &c)| offset(s, c))
+            .collect(),
         global,
     }
 }
@@ -276,7 +290,10 @@ fn count_symbols<const W: usize>(lay: Layout, data: &[u8], row_len: usize, sc: &
     let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
     for_each_value::<W>(data, row_len, sc, |v, d, q| {
         let (sym, _) = classify(lay, v, q, u32::from(d));
-        if let Some(c) = counts.get_mut(context(d, q)).and_then(|c| c.get_mut(usize::from(sym))) {
+        if let Some(c) = counts
+            .get_mut(context(d, q))
+            .and_then(|c| c.get_mut(usize::from(sym)))
+        {
             *c += 1;
         }
     });
@@ -293,7 +310,12 @@ struct Tables {
 }
 
 fn build_tables(counts: &Counts) -> Result<Tables> {
-    let mut t = Tables { mask: 0, tables: Vec::with_capacity(CONTEXTS), bytes: Vec::new(), cost_bits: 0.0 };
+    let mut t = Tables {
+        mask: 0,
+        tables: Vec::with_capacity(CONTEXTS),
+        bytes: Vec::new(),
+        cost_bits: 0.0,
+    };
     for (i, c) in counts.iter().enumerate() {
         if c.iter().any(|&x| x > 0) {
             t.mask |= 1 << i;
@@ -314,7 +336,9 @@ fn build_tables(counts: &Counts) -> Result<Tables> {
 fn cheapest_table(counts: &[u64], out: &mut Vec<u8>) -> Result<(FreqTable, f64)> {
     let mut best: Option<(f64, f64, FreqTable, Vec<u8>)> = None;
     for bits in PROB_BITS {
-        let Ok(t) = FreqTable::from_counts(counts, bits) else { continue };
+        let Ok(t) = FreqTable::from_counts(counts, bits) else {
+            continue;
+        };
         let mut bytes = Vec::new();
         t.write(&mut bytes);
         let coded = t.cost_bits(counts);
@@ -323,7 +347,8 @@ fn cheapest_table(counts: &[u64], out: &mut Vec<u8>) -> Result<(FreqTable, f64)>
             best = Some((total, coded, t, bytes));
         }
     }
-    let (_, coded, table, bytes) = best.ok_or(Error::Internal("no symbol table fits the counts"))?;
+    let (_, coded, table, bytes) =
+        best.ok_or(Error::Internal("no symbol table fits the counts"))?;
     out.extend_from_slice(&bytes);
     Ok((table, coded))
 }
@@ -349,11 +374,18 @@ pub fn encode(f: FloatLayout, data: &[u8], row_len: usize, out: &mut Vec<u8>) ->
         16 => encode_typed::<2>(Layout::new(f), data, row_len, out),
         32 => encode_typed::<4>(Layout::new(f), data, row_len, out),
         64 => encode_typed::<8>(Layout::new(f), data, row_len, out),
-        _ => Err(Error::Internal("float model needs a 16, 32 or 64-bit layout")),
+        _ => Err(Error::Internal(
+            "float model needs a 16, 32 or 64-bit layout",
+        )),
     }
 }
 
-fn encode_typed<const W: usize>(lay: Layout, data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Result<()> {
+fn encode_typed<const W: usize>(
+    lay: Layout,
+    data: &[u8],
+    row_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let n = data.len() / W;
     let row_len = row_len.clamp(1, n.max(1));
     let full = analyse::<W>(lay, data, row_len);
@@ -362,9 +394,16 @@ fn encode_typed<const W: usize>(lay: Layout, data: &[u8], row_len: usize, out: &
     let mut candidates = vec![full.clone()];
     if n < ALWAYS_FULL_VALUES {
         if !full.col.is_empty() {
-            candidates.push(Scales { col: Vec::new(), ..full.clone() });
+            candidates.push(Scales {
+                col: Vec::new(),
+                ..full.clone()
+            });
         }
-        candidates.push(Scales { col: Vec::new(), row: Vec::new(), ..full.clone() });
+        candidates.push(Scales {
+            col: Vec::new(),
+            row: Vec::new(),
+            ..full.clone()
+        });
     }
     let mut best: Option<(f64, Scales, Tables, Vec<u8>)> = None;
     for sc in candidates {
@@ -382,7 +421,11 @@ fn encode_typed<const W: usize>(lay: Layout, data: &[u8], row_len: usize, out: &
     write_varint(out, u64::from(tables.mask));
     out.extend_from_slice(&tables.bytes);
 
-    let enc_tables: Vec<Option<EncTable>> = tables.tables.iter().map(|t| t.as_ref().map(EncTable::new)).collect();
+    let enc_tables: Vec<Option<EncTable>> = tables
+        .tables
+        .iter()
+        .map(|t| t.as_ref().map(EncTable::new))
+        .collect();
     let mut enc = RansEncoder::with_capacity(n);
     let mut bits = BitWriter::with_capacity(data.len());
     let mut missing = false;
@@ -434,19 +477,25 @@ pub fn decode(f: FloatLayout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         16 => decode_typed::<2>(Layout::new(f), input, out),
         32 => decode_typed::<4>(Layout::new(f), input, out),
         64 => decode_typed::<8>(Layout::new(f), input, out),
-        _ => Err(Error::Internal("float model needs a 16, 32 or 64-bit layout")),
+        _ => Err(Error::Internal(
+            "float model needs a 16, 32 or 64-bit layout",
+        )),
     }
 }
 
 fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     if out.len() % W != 0 {
-        return Err(Error::CodecCorrupt("output length is not a whole number of elements"));
+        return Err(Error::CodecCorrupt(
+            "output length is not a whole number of elements",
+        ));
     }
     let n = out.len() / W;
     let row_len = usize::try_from(read_varint(input)?)
         .ok()
         .filter(|&r| r >= 1 && r <= n.max(1))
-        .ok_or(Error::CodecCorrupt("row length is zero or beyond the chunk"))?;
+        .ok_or(Error::CodecCorrupt(
+            "row length is zero or beyond the chunk",
+        ))?;
     let rows = n.div_ceil(row_len);
     let cols = row_len.min(n);
     let flags = take_byte(input)?;
@@ -460,9 +509,16 @@ fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) 
     let mut dropped = vec![0u8; rows];
     decode_bytes(input, &mut dropped)?;
     if dropped.iter().any(|&d| u32::from(d) > lay.mant_bits) {
-        return Err(Error::CodecCorrupt("dropped mantissa bits exceed the mantissa"));
+        return Err(Error::CodecCorrupt(
+            "dropped mantissa bits exceed the mantissa",
+        ));
     }
-    let mut sc = Scales { dropped, row: Vec::new(), col: Vec::new(), global };
+    let mut sc = Scales {
+        dropped,
+        row: Vec::new(),
+        col: Vec::new(),
+        global,
+    };
     if flags & FLAG_ROWS != 0 {
         let mut row = vec![0u8; rows];
         decode_bytes(input, &mut row)?;
@@ -503,7 +559,9 @@ fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) 
     for (i, (orow, &d)) in out.chunks_mut(row_len * W).zip(&sc.dropped).enumerate() {
         let base = global + sc.row_offset(i);
         let d32 = u32::from(d);
-        let class: &[DecTable] = tables.get(usize::from(d > 0) * FRAC_CONTEXTS..).unwrap_or(&[]);
+        let class: &[DecTable] = tables
+            .get(usize::from(d > 0) * FRAC_CONTEXTS..)
+            .unwrap_or(&[]);
         let Some(class) = class.first_chunk::<FRAC_CONTEXTS>() else {
             return Err(Error::Internal("context tables missing"));
         };
@@ -523,14 +581,18 @@ fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) 
         }
     }
     dec.finish()?;
-    bits.finish()?;
+    bits.finish_exact()?;
     Ok(())
 }
 
 /// Escaped and zero-exponent values: everything but the sign from raw bits.
 #[cold]
 fn decode_exceptional(lay: Layout, sym: u16, d: u32, bits: &mut BitReader) -> u64 {
-    let body_bits = if sym == SYM_ESCAPE { lay.exp_bits + lay.mant_bits } else { lay.mant_bits };
+    let body_bits = if sym == SYM_ESCAPE {
+        lay.exp_bits + lay.mant_bits
+    } else {
+        lay.mant_bits
+    };
     let nraw = 1 + body_bits - d;
     let raw = get_raw(bits, nraw);
     let sign = raw >> (nraw - 1);

@@ -54,9 +54,9 @@ pub fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<()> 
         }
         METHOD_PLANES => planes::decode(dtype.size(), &mut body, out)?,
         METHOD_FLOAT => {
-            let layout = dtype
-                .float_layout()
-                .ok_or(Error::CodecCorrupt("float model used for a non-float dtype"))?;
+            let layout = dtype.float_layout().ok_or(Error::CodecCorrupt(
+                "float model used for a non-float dtype",
+            ))?;
             float::decode(layout, &mut body, out)?;
         }
         _ => return Err(Error::UnknownCodecMethod(method)),

@@ -18,7 +18,9 @@ pub fn encode(width: usize, data: &[u8], out: &mut Vec<u8>) {
 
 pub fn decode(width: usize, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     if width == 0 || out.len() % width != 0 {
-        return Err(Error::CodecCorrupt("output length is not a whole number of elements"));
+        return Err(Error::CodecCorrupt(
+            "output length is not a whole number of elements",
+        ));
     }
     let n = out.len() / width;
     let mut plane = vec![0u8; n];

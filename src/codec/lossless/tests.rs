@@ -25,7 +25,9 @@ fn to_bytes(dtype: Dtype, vals: &[f64]) -> Vec<u8> {
         match dtype {
             Dtype::F64 => out.extend_from_slice(&v.to_le_bytes()),
             Dtype::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
-            Dtype::BF16 => out.extend_from_slice(&(((v as f32).to_bits() >> 16) as u16).to_le_bytes()),
+            Dtype::BF16 => {
+                out.extend_from_slice(&(((v as f32).to_bits() >> 16) as u16).to_le_bytes())
+            }
             Dtype::F16 => out.extend_from_slice(&f32_to_f16(v as f32).to_le_bytes()),
             _ => unreachable!(),
         }
@@ -62,7 +64,9 @@ fn gaussian_rows_with_varying_scales_compress() {
     let mut rng = Rng(1);
     let (rows, cols) = (256, 256);
     let vals: Vec<f64> = (0..rows * cols)
-        .map(|i| rng.gauss() * 0.02 * (1.0 + (i / cols) as f64 / 8.0) * (1.0 + (i % cols) as f64 / 32.0))
+        .map(|i| {
+            rng.gauss() * 0.02 * (1.0 + (i / cols) as f64 / 8.0) * (1.0 + (i % cols) as f64 / 32.0)
+        })
         .collect();
     for dtype in FLOATS {
         let data = to_bytes(dtype, &vals);
@@ -118,7 +122,13 @@ fn special_values_survive() {
     ];
     let mut rng = Rng(3);
     let vals: Vec<f64> = (0..4096)
-        .map(|i| if i % 7 == 0 { specials[i / 7 % specials.len()] } else { rng.gauss() })
+        .map(|i| {
+            if i % 7 == 0 {
+                specials[i / 7 % specials.len()]
+            } else {
+                rng.gauss()
+            }
+        })
         .collect();
     for dtype in FLOATS {
         for row_len in [1, 3, 64, 4096] {
@@ -127,7 +137,14 @@ fn special_values_survive() {
     }
     // NaN payloads and signalling NaNs are bits like any other.
     let mut data = Vec::new();
-    for bits in [0x7fc0_0001u32, 0xffc0_1234, 0x7f80_0001, 0x8000_0000, 0x0000_0001, 0x7f7f_ffff] {
+    for bits in [
+        0x7fc0_0001u32,
+        0xffc0_1234,
+        0x7f80_0001,
+        0x8000_0000,
+        0x0000_0001,
+        0x7f7f_ffff,
+    ] {
         data.extend_from_slice(&bits.to_le_bytes());
     }
     round_trip(Dtype::F32, 2, &data);
@@ -153,7 +170,9 @@ fn every_dtype_and_shape_round_trips() {
 
 #[test]
 fn integers_compress_by_planes() {
-    let data: Vec<u8> = (0..10_000i64).flat_map(|i| (i % 300).to_le_bytes()).collect();
+    let data: Vec<u8> = (0..10_000i64)
+        .flat_map(|i| (i % 300).to_le_bytes())
+        .collect();
     let size = round_trip(Dtype::I64, 10_000, &data);
     assert!(size < data.len() / 6, "{size}");
 }
@@ -181,7 +200,11 @@ fn corrupt_payloads_error_without_panicking() {
         let mut out = vec![0u8; data.len()];
         for cut in 0..payload.len() {
             let r = decode_chunk(dtype, &payload[..cut], &mut out);
-            assert!(r.is_err(), "{dtype:?}: truncation at {cut} of {} decoded", payload.len());
+            assert!(
+                r.is_err(),
+                "{dtype:?}: truncation at {cut} of {} decoded",
+                payload.len()
+            );
         }
         for i in 0..2000 {
             let mut bad = payload.clone();
@@ -195,8 +218,14 @@ fn corrupt_payloads_error_without_panicking() {
         extra.push(0);
         assert!(decode_chunk(dtype, &extra, &mut out).is_err());
     }
-    assert!(matches!(decode_chunk(Dtype::F32, &[9], &mut []), Err(Error::UnknownCodecMethod(9))));
-    assert!(matches!(decode_chunk(Dtype::F32, &[], &mut []), Err(Error::CodecTruncated)));
+    assert!(matches!(
+        decode_chunk(Dtype::F32, &[9], &mut []),
+        Err(Error::UnknownCodecMethod(9))
+    ));
+    assert!(matches!(
+        decode_chunk(Dtype::F32, &[], &mut []),
+        Err(Error::CodecTruncated)
+    ));
 }
 
 #[test]

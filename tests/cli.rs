@@ -1,0 +1,216 @@
+//! The `stzip` command line: happy paths, exit codes and messages.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{f32_gauss, safetensors, Rng};
+
+fn stzip(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stzip"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn sample() -> Vec<u8> {
+    let mut rng = Rng(21);
+    safetensors(
+        &[
+            (
+                "layer.weight",
+                "F32",
+                vec![64, 32],
+                f32_gauss(&mut rng, 2048, 0.02),
+            ),
+            ("layer.bias", "F32", vec![32], f32_gauss(&mut rng, 32, 0.01)),
+            (
+                "ids",
+                "I64",
+                vec![4],
+                [1i64, 2, 3, 4]
+                    .iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect(),
+            ),
+        ],
+        Some(&[("format", "pt")]),
+        2,
+    )
+}
+
+#[test]
+fn compress_decompress_verify_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = sample();
+    std::fs::write(dir.path().join("m.safetensors"), &original).unwrap();
+
+    let o = stzip(&["compress", "m.safetensors"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bits/weight"), "{}", stderr(&o));
+    assert!(dir.path().join("m.safetensors.stz").exists());
+
+    let o = stzip(&["verify", "m.safetensors.stz"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("OK"));
+
+    let o = stzip(
+        &["decompress", "m.safetensors.stz", "-o", "back.safetensors"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.path().join("back.safetensors")).unwrap(),
+        original
+    );
+
+    let o = stzip(&["inspect", "m.safetensors.stz"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("layer.weight") && text.contains("[64, 32]") && text.contains("lossless"),
+        "{text}"
+    );
+
+    let o = stzip(&["inspect", "--json", "m.safetensors"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["format"], "safetensors");
+    assert_eq!(doc["tensors"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["float_params"], 2048 + 32);
+    assert_eq!(doc["metadata"]["format"], "pt");
+
+    let o = stzip(&["inspect", "--json", "m.safetensors.stz"], dir.path());
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["format"], "stz");
+    assert_eq!(doc["tensors"][0]["mode"], "lossless");
+}
+
+#[test]
+fn decompressing_to_the_default_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.safetensors"), sample()).unwrap();
+    assert!(stzip(
+        &["compress", "-q", "a.safetensors", "-o", "b.stz"],
+        dir.path()
+    )
+    .status
+    .success());
+    let o = stzip(&["decompress", "b.stz"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), sample());
+}
+
+#[test]
+fn stdin_to_stdout() {
+    let original = sample();
+    let run = |args: &[&str], input: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stzip"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        o.stdout
+    };
+    let packed = run(&["compress", "-q", "-"], &original);
+    assert_eq!(&packed[..4], b"\x89STZ");
+    assert_eq!(
+        run(&["decompress", "-q", "-", "-o", "-"], &packed),
+        original
+    );
+}
+
+#[test]
+fn refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.safetensors"), sample()).unwrap();
+    std::fs::write(dir.path().join("m.safetensors.stz"), b"keep me").unwrap();
+    let o = stzip(&["compress", "m.safetensors"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("already exists") && stderr(&o).contains("--force"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("m.safetensors.stz")).unwrap(),
+        b"keep me"
+    );
+    let o = stzip(&["compress", "--force", "m.safetensors"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(
+        std::fs::read(dir.path().join("m.safetensors.stz")).unwrap(),
+        b"keep me"
+    );
+}
+
+#[test]
+fn error_paths_have_messages_and_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = stzip(&["compress", "missing.safetensors"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot open missing.safetensors"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A safetensors file given to decompress: not an .stz.
+    std::fs::write(dir.path().join("m.safetensors"), sample()).unwrap();
+    let o = stzip(&["decompress", "m.safetensors", "-o", "out"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not an .stz file"), "{}", stderr(&o));
+    assert!(!dir.path().join("out").exists(), "no output on failure");
+
+    // No .stz suffix and no -o.
+    let o = stzip(&["decompress", "m.safetensors"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("-o"), "{}", stderr(&o));
+
+    // Garbage given to compress.
+    std::fs::write(
+        dir.path().join("junk.safetensors"),
+        b"hello world, not a model",
+    )
+    .unwrap();
+    let o = stzip(&["compress", "junk.safetensors"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("header"), "{}", stderr(&o));
+    assert!(!dir.path().join("junk.safetensors.stz").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+
+    // A corrupted .stz fails verification.
+    assert!(stzip(&["compress", "-q", "m.safetensors"], dir.path())
+        .status
+        .success());
+    let mut bytes = std::fs::read(dir.path().join("m.safetensors.stz")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(dir.path().join("bad.stz"), &bytes).unwrap();
+    let o = stzip(&["verify", "bad.stz"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("stzip:"), "{}", stderr(&o));
+
+    let o = stzip(
+        &["compress", "--threads", "0", "m.safetensors", "-o", "x.stz"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

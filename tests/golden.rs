@@ -1,0 +1,112 @@
+//! Golden `.stz` files: the format is a promise, so files written by a
+//! released version must keep decoding to exactly the same bytes.
+//! `cargo test --test golden -- --ignored` regenerates them (only ever for
+//! a new format version: old files stay).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{bf16_gauss, f32_gauss, safetensors, Rng};
+use stzip::pipeline::{compress, decompress, Options};
+use xxhash_rust::xxh3::xxh3_64;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// (file name, expected decoded length, expected XXH3-64 of the decoded file)
+const GOLDEN: &[(&str, usize, u64)] = &[
+    ("v1-mixed.stz", 5891, 0x4764fa6bede15564),
+    ("v1-weights.stz", 24837, 0xcfeae86ab08d1859),
+];
+
+/// The inputs the golden files were made from.
+fn inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let mut rng = Rng(2024);
+    let mut tensors = Vec::new();
+    let names: Vec<String> = stzip::safetensors::Dtype::ALL
+        .iter()
+        .map(|d| format!("t.{}", d.name()))
+        .collect();
+    for (d, name) in stzip::safetensors::Dtype::ALL.iter().zip(&names) {
+        let mut bytes = match d.name() {
+            "F32" => f32_gauss(&mut rng, 96, 0.02),
+            "BF16" => bf16_gauss(&mut rng, 96, 0.02),
+            _ => rng.bytes(96 * d.size()),
+        };
+        if d.name() == "BOOL" {
+            bytes.iter_mut().for_each(|b| *b &= 1);
+        }
+        tensors.push((name.as_str(), d.name(), vec![24, 4], bytes));
+    }
+    tensors.push(("empty", "F16", vec![0, 3], Vec::new()));
+    tensors.push(("scalar", "F64", vec![], 0.5f64.to_le_bytes().to_vec()));
+    let mixed = safetensors(
+        &tensors,
+        Some(&[("format", "pt"), ("note", "golden v1")]),
+        5,
+    );
+
+    // Weight-like F32 with per-row scales, a row of fp16-born values, specials.
+    let (rows, cols) = (96usize, 64usize);
+    let mut w = Vec::new();
+    for i in 0..rows {
+        let scale = 0.01 * (1.0 + (i % 7) as f64);
+        for j in 0..cols {
+            let mut v = (rng.gauss() * scale) as f32;
+            if i % 5 == 0 {
+                v = f32::from_bits(v.to_bits() & !0x1fff);
+            }
+            if i == 3 && j < 4 {
+                v = [f32::NAN, f32::INFINITY, -0.0, 1e-40][j];
+            }
+            w.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    let weights = safetensors(
+        &[
+            ("w", "F32", vec![rows as u64, cols as u64], w),
+            ("b", "BF16", vec![64], bf16_gauss(&mut rng, 64, 0.1)),
+        ],
+        None,
+        0,
+    );
+    vec![("v1-mixed.stz", mixed), ("v1-weights.stz", weights)]
+}
+
+#[test]
+fn golden_files_decode_to_known_bytes() {
+    for &(name, len, hash) in GOLDEN {
+        let stz = std::fs::read(dir().join(name)).unwrap();
+        for threads in [1, 2] {
+            let mut out = Vec::new();
+            let o = Options {
+                threads,
+                ..Options::default()
+            };
+            decompress(&stz[..], Some(&mut out), &o, &|_| {}).unwrap();
+            assert_eq!((out.len(), xxh3_64(&out)), (len, hash), "{name}");
+        }
+    }
+    // And those bytes are the inputs they were made from.
+    for (name, input) in inputs() {
+        let &(_, len, hash) = GOLDEN.iter().find(|g| g.0 == name).unwrap();
+        assert_eq!((input.len(), xxh3_64(&input)), (len, hash), "{name} input");
+    }
+}
+
+#[test]
+#[ignore = "regenerates the golden files; run only for a new format version"]
+fn regenerate() {
+    for (name, input) in inputs() {
+        let mut stz = Vec::new();
+        let o = Options {
+            threads: 1,
+            chunk_bytes: 1 << 12,
+        };
+        compress(&input[..], &mut stz, &o, &|_| {}).unwrap();
+        std::fs::write(dir().join(name), &stz).unwrap();
+        println!("(\"{name}\", {}, {:#018x}),", input.len(), xxh3_64(&input));
+    }
+}
