@@ -2,7 +2,8 @@
 //! BF16, from `scripts/setup-data.sh`) and on synthetic weights generated
 //! in memory, plus thread scaling, printed as markdown with targets.
 //!
-//! Run: `cargo run --release --example bench_lossless [-- --quick]`
+//! Run: `cargo run --release --example bench_lossless [-- --quick] [--stzip-only]`
+//! (`--stzip-only` skips the zstd baselines, for quick iterations).
 //! (`--quick` uses smaller synthetic files). Exits non-zero if any round
 //! trip is not byte-exact.
 
@@ -324,6 +325,7 @@ fn pass(ok: bool) -> &'static str {
 
 fn main() -> stzip::Result<ExitCode> {
     let quick = std::env::args().skip(1).any(|a| a == "--quick");
+    let stzip_only = std::env::args().skip(1).any(|a| a == "--stzip-only");
     let mut inputs = minilm_inputs();
     inputs.extend(synthetic_inputs(quick));
 
@@ -344,16 +346,17 @@ fn main() -> stzip::Result<ExitCode> {
             _ => {}
         }
         let (one, _) = measure_stzip(&input.data, 1)?;
-        let fast = measure_zstd(&input.data, 3, RUNS)?;
-        eprintln!("  zstd -19 (slow)...");
-        let slow = measure_zstd(&input.data, 19, 1)?;
-        let slow_label = format!("zstd -19 (1 run, {:.1} s)", slow.compress.as_secs_f64());
-        let rows = [
+        let mut rows = vec![
             (format!("stzip default ({threads} threads)"), default, true),
             ("stzip (1 thread)".to_string(), one, true),
-            ("zstd -3".to_string(), fast, false),
-            (slow_label, slow, false),
         ];
+        if !stzip_only {
+            rows.push(("zstd -3".to_string(), measure_zstd(&input.data, 3, RUNS)?, false));
+            eprintln!("  zstd -19 (slow)...");
+            let slow = measure_zstd(&input.data, 19, 1)?;
+            let slow_label = format!("zstd -19 (1 run, {:.1} s)", slow.compress.as_secs_f64());
+            rows.push((slow_label, slow, false));
+        }
         for (method, m, is_stzip) in rows {
             all_exact &= m.exact;
             let exact = match (is_stzip, m.exact) {
