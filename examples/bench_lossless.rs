@@ -351,7 +351,11 @@ fn main() -> stzip::Result<ExitCode> {
             ("stzip (1 thread)".to_string(), one, true),
         ];
         if !stzip_only {
-            rows.push(("zstd -3".to_string(), measure_zstd(&input.data, 3, RUNS)?, false));
+            rows.push((
+                "zstd -3".to_string(),
+                measure_zstd(&input.data, 3, RUNS)?,
+                false,
+            ));
             eprintln!("  zstd -19 (slow)...");
             let slow = measure_zstd(&input.data, 19, 1)?;
             let slow_label = format!("zstd -19 (1 run, {:.1} s)", slow.compress.as_secs_f64());

@@ -16,12 +16,12 @@ fn low_mask(nbits: u32) -> u64 {
     (1u64 << nbits.min(63)) - 1
 }
 
-/// Appends bit fields to a byte vector.
+/// Appends bit fields to a byte vector, a 64-bit word at a time.
 #[derive(Debug, Default, Clone)]
 pub struct BitWriter {
     out: Vec<u8>,
     acc: u64,
-    /// Number of valid bits in `acc` (always < 8 between calls).
+    /// Number of valid bits in `acc` (always < 64 between calls).
     fill: u32,
 }
 
@@ -44,14 +44,17 @@ impl BitWriter {
     #[inline]
     pub fn put(&mut self, value: u64, nbits: u32) {
         assert!(nbits <= MAX_FIELD_BITS, "bit field wider than 57 bits");
-        self.acc |= (value & low_mask(nbits)) << self.fill;
-        self.fill += nbits;
-        let nbytes = (self.fill / 8) as usize; // 0..=8
-        self.out
-            .extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
-        // Shift in two steps so a full 64-bit flush doesn't overflow the shift.
-        self.acc = (self.acc >> (nbytes * 4)) >> (nbytes * 4);
-        self.fill -= nbytes as u32 * 8;
+        let v = value & low_mask(nbits);
+        self.acc |= v << self.fill;
+        let total = self.fill + nbits;
+        if total >= 64 {
+            self.out.extend_from_slice(&self.acc.to_le_bytes());
+            // total >= 64 with nbits <= 57 means fill >= 7: shift in range.
+            self.acc = v >> (64 - self.fill);
+            self.fill = total - 64;
+        } else {
+            self.fill = total;
+        }
     }
 
     /// Number of bits written so far.
@@ -61,9 +64,9 @@ impl BitWriter {
 
     /// Pads the last byte with zeros and returns the bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        if self.fill > 0 {
-            self.out.push(self.acc as u8);
-        }
+        let nbytes = self.fill.div_ceil(8) as usize;
+        self.out
+            .extend_from_slice(self.acc.to_le_bytes().get(..nbytes).unwrap_or(&[]));
         self.out
     }
 }

@@ -65,6 +65,16 @@ impl EncTable {
     }
 }
 
+impl EncTable {
+    /// A table with no symbols: any use of it is an error.
+    pub fn empty() -> EncTable {
+        EncTable {
+            syms: Vec::new(),
+            freqs: Vec::new(),
+        }
+    }
+}
+
 impl From<&FreqTable> for EncTable {
     fn from(t: &FreqTable) -> Self {
         EncTable::new(t)
@@ -119,44 +129,76 @@ impl<'a> RansEncoder<'a> {
     /// `LANES` final states (u32 LE) followed by the 16-bit words (LE) in
     /// the order the decoder consumes them.
     pub fn finish(self) -> Vec<u8> {
-        let n = self.syms.len();
-        let mut states = [RANS_L; LANES];
-        // At most one word per symbol: write unconditionally, advance `nw`
-        // only when renormalising (branchless; the branch is unpredictable).
-        let mut words: Vec<u16> = vec![0; n + 1];
-        let mut nw = 0usize;
-        let put = |x: &mut u32, e: &EncSym, words: &mut [u16], nw: &mut usize| {
-            let s = *x;
-            let renorm = s > e.x_max_m1;
-            if let Some(slot) = words.get_mut(*nw) {
-                *slot = s as u16;
-            }
-            *nw += usize::from(renorm);
-            let s = if renorm { s >> 16 } else { s };
-            // q = floor(s / freq), exact for all s < 2^32.
-            let q = (((u64::from(s) * u64::from(e.rcp_lo)) >> 32) + u64::from(s)) >> e.shift;
-            *x = s + e.start + (q as u32) * e.cmpl;
-        };
-        // Tail (lanes beyond the last full group) first, then full groups.
-        let full = n - n % LANES;
-        for i in (full..n).rev() {
-            put(&mut states[i % LANES], self.syms[i], &mut words, &mut nw);
-        }
-        for group in self.syms[..full].chunks_exact(LANES).rev() {
-            for lane in (0..LANES).rev() {
-                put(&mut states[lane], group[lane], &mut words, &mut nw);
-            }
-        }
-        words.truncate(nw);
-        let mut out = Vec::with_capacity(4 * LANES + 2 * words.len());
-        for s in states {
-            out.extend_from_slice(&s.to_le_bytes());
-        }
-        for w in words.iter().rev() {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out
+        let syms = self.syms;
+        encode_reverse(syms.len(), |i| syms.get(i).copied()).unwrap_or_default()
     }
+}
+
+/// Encodes `syms[i]` with `tables[ctxs[i]]` for every `i`: the same stream
+/// as [`RansEncoder`] fed the same pairs, without recording them first.
+/// Errors if a context has no table or a symbol has frequency 0 in its table.
+pub fn encode_with_contexts(tables: &[EncTable], ctxs: &[u8], syms: &[u16]) -> Result<Vec<u8>> {
+    if ctxs.len() != syms.len() {
+        return Err(Error::EntropyStreamCorrupt(
+            "one context per symbol is required",
+        ));
+    }
+    encode_reverse(syms.len(), |i| {
+        let t = tables.get(usize::from(*ctxs.get(i)?))?;
+        let s = usize::from(*syms.get(i)?);
+        t.freqs.get(s).filter(|&&f| f > 0)?;
+        t.syms.get(s)
+    })
+    .ok_or(Error::EntropyStreamCorrupt(
+        "symbol without a frequency in its table",
+    ))
+}
+
+/// The rANS core: encodes symbols `n-1` down to `0` (`sym_at(i)`, `None`
+/// aborts) and lays out the stream.
+#[inline(always)]
+fn encode_reverse<'e>(n: usize, sym_at: impl Fn(usize) -> Option<&'e EncSym>) -> Option<Vec<u8>> {
+    let mut states = [RANS_L; LANES];
+    // At most one word per symbol: write unconditionally, advance `nw`
+    // only when renormalising (branchless; the branch is unpredictable).
+    let mut words: Vec<u16> = vec![0; n + 1];
+    let mut nw = 0usize;
+    let put = |x: &mut u32, e: &EncSym, words: &mut [u16], nw: &mut usize| {
+        let s = *x;
+        let renorm = s > e.x_max_m1;
+        if let Some(slot) = words.get_mut(*nw) {
+            *slot = s as u16;
+        }
+        *nw += usize::from(renorm);
+        let s = if renorm { s >> 16 } else { s };
+        // q = floor(s / freq), exact for all s < 2^32.
+        let q = (((u64::from(s) * u64::from(e.rcp_lo)) >> 32) + u64::from(s)) >> e.shift;
+        *x = s + e.start + (q as u32) * e.cmpl;
+    };
+    // Tail (lanes beyond the last full group) first, then full groups.
+    let full = n - n % LANES;
+    for i in (full..n).rev() {
+        put(&mut states[i % LANES], sym_at(i)?, &mut words, &mut nw);
+    }
+    for g in (0..full / LANES).rev() {
+        for lane in (0..LANES).rev() {
+            put(
+                &mut states[lane],
+                sym_at(g * LANES + lane)?,
+                &mut words,
+                &mut nw,
+            );
+        }
+    }
+    words.truncate(nw);
+    let mut out = Vec::with_capacity(4 * LANES + 2 * words.len());
+    for s in states {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    for w in words.iter().rev() {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    Some(out)
 }
 
 /// Decoder view of a [`FreqTable`]: `slot_sym[state & mask]` is the symbol

@@ -40,8 +40,8 @@
 
 use super::{read_varint, write_varint};
 use crate::codec::entropy::{
-    decode_bytes, encode_bytes, BitReader, BitWriter, DecTable, EncTable, FreqTable, RansDecoder,
-    RansEncoder,
+    decode_bytes, encode_bytes, encode_with_contexts, BitReader, BitWriter, DecTable, EncTable,
+    FreqTable, RansDecoder,
 };
 use crate::error::{Error, Result};
 use crate::safetensors::FloatLayout;
@@ -73,51 +73,86 @@ const SCALE_OFFSET_LIMIT: i64 = 127;
 const FLAG_COLUMNS: u8 = 1;
 const FLAG_ROWS: u8 = 2;
 
-/// Bit layout of the value type.
-#[derive(Clone, Copy)]
-struct Layout {
-    exp_bits: u32,
-    mant_bits: u32,
-    exp_max: u64,
-}
+/// Bit layout of a float type, as constants so every shift and mask in the
+/// hot loops is known at compile time.
+trait Bits {
+    /// Bytes per element.
+    const W: usize;
+    const EXP_BITS: u32;
+    const MANT_BITS: u32;
+    const EXP_MAX: u64 = (1 << Self::EXP_BITS) - 1;
 
-impl Layout {
-    fn new(f: FloatLayout) -> Layout {
-        Layout {
-            exp_bits: f.exp_bits,
-            mant_bits: f.mant_bits,
-            exp_max: (1u64 << f.exp_bits) - 1,
-        }
+    #[inline(always)]
+    fn exponent(v: u64) -> u64 {
+        (v >> Self::MANT_BITS) & Self::EXP_MAX
     }
 
     #[inline(always)]
-    fn exponent(self, v: u64) -> u64 {
-        (v >> self.mant_bits) & self.exp_max
-    }
-
-    #[inline(always)]
-    fn mantissa(self, v: u64) -> u64 {
-        v & low_mask(self.mant_bits)
+    fn mantissa(v: u64) -> u64 {
+        v & low_mask(Self::MANT_BITS)
     }
 
     /// `L`: exponent and top mantissa bits (sign removed).
     #[inline(always)]
-    fn log_mag(self, v: u64) -> i64 {
-        ((v >> (self.mant_bits - LOG_FRAC_BITS)) & low_mask(self.exp_bits + LOG_FRAC_BITS)) as i64
+    fn log_mag(v: u64) -> i64 {
+        ((v >> (Self::MANT_BITS - LOG_FRAC_BITS)) & low_mask(Self::EXP_BITS + LOG_FRAC_BITS)) as i64
     }
 
     /// Finite, normal values take part in the scale means.
     #[inline(always)]
-    fn counts_for_scale(self, v: u64) -> bool {
-        let e = self.exponent(v);
-        e != 0 && e != self.exp_max
+    fn counts_for_scale(v: u64) -> bool {
+        let e = Self::exponent(v);
+        e != 0 && e != Self::EXP_MAX
     }
 
     /// Raw bits after an in-range symbol: sign and the mantissa below `L`.
     #[inline(always)]
-    fn in_range_raw_bits(self, dropped: u32) -> u32 {
-        1 + (self.mant_bits - LOG_FRAC_BITS).saturating_sub(dropped)
+    fn in_range_raw_bits(dropped: u32) -> u32 {
+        1 + (Self::MANT_BITS - LOG_FRAC_BITS).saturating_sub(dropped)
     }
+
+    /// Little-endian load of one element (`b` is exactly `F::W` bytes).
+    #[inline(always)]
+    fn load(b: &[u8]) -> u64 {
+        let mut a = [0u8; 8];
+        for (d, s) in a.iter_mut().zip(b.iter().take(Self::W)) {
+            *d = *s;
+        }
+        u64::from_le_bytes(a)
+    }
+
+    #[inline(always)]
+    fn store(v: u64, out: &mut [u8]) {
+        for (d, s) in out.iter_mut().zip(v.to_le_bytes().iter().take(Self::W)) {
+            *d = *s;
+        }
+    }
+}
+
+struct F16;
+struct Bf16;
+struct F32;
+struct F64;
+
+impl Bits for F16 {
+    const W: usize = 2;
+    const EXP_BITS: u32 = 5;
+    const MANT_BITS: u32 = 10;
+}
+impl Bits for Bf16 {
+    const W: usize = 2;
+    const EXP_BITS: u32 = 8;
+    const MANT_BITS: u32 = 7;
+}
+impl Bits for F32 {
+    const W: usize = 4;
+    const EXP_BITS: u32 = 8;
+    const MANT_BITS: u32 = 23;
+}
+impl Bits for F64 {
+    const W: usize = 8;
+    const EXP_BITS: u32 = 11;
+    const MANT_BITS: u32 = 52;
 }
 
 #[inline(always)]
@@ -126,23 +161,6 @@ fn low_mask(bits: u32) -> u64 {
         u64::MAX
     } else {
         (1u64 << bits) - 1
-    }
-}
-
-/// Little-endian load of a `W`-byte element (`b` is exactly `W` long).
-#[inline(always)]
-fn load<const W: usize>(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    for (d, s) in a.iter_mut().zip(b.iter().take(W)) {
-        *d = *s;
-    }
-    u64::from_le_bytes(a)
-}
-
-#[inline(always)]
-fn store<const W: usize>(v: u64, out: &mut [u8]) {
-    for (d, s) in out.iter_mut().zip(v.to_le_bytes().iter().take(W)) {
-        *d = *s;
     }
 }
 
@@ -183,8 +201,8 @@ fn rounded_mean(sum: u64, count: u64) -> Option<i64> {
     i64::try_from((2 * sum + count) / (2 * count)).ok()
 }
 
-fn analyse<const W: usize>(lay: Layout, data: &[u8], row_len: usize) -> Scales {
-    let n = data.len() / W;
+fn analyse<F: Bits>(data: &[u8], row_len: usize) -> Scales {
+    let n = data.len() / F::W;
     let rows = n.div_ceil(row_len);
     let cols = row_len.min(n);
     let use_cols = rows >= MIN_ROWS_FOR_COLUMNS;
@@ -193,13 +211,13 @@ fn analyse<const W: usize>(lay: Layout, data: &[u8], row_len: usize) -> Scales {
     let mut col_sum = vec![0u64; if use_cols { cols } else { 0 }];
     let mut col_cnt = vec![0u64; col_sum.len()];
     let (mut gsum, mut gcnt) = (0u64, 0u64);
-    for row in data.chunks(row_len * W) {
+    for row in data.chunks(row_len * F::W) {
         let (mut sum, mut cnt, mut mant_or) = (0u64, 0u64, 0u64);
-        for (j, b) in row.chunks_exact(W).enumerate() {
-            let v = load::<W>(b);
-            mant_or |= lay.mantissa(v);
-            if lay.counts_for_scale(v) {
-                let l = lay.log_mag(v) as u64;
+        for (j, b) in row.chunks_exact(F::W).enumerate() {
+            let v = F::load(b);
+            mant_or |= F::mantissa(v);
+            if F::counts_for_scale(v) {
+                let l = F::log_mag(v) as u64;
                 sum += l;
                 cnt += 1;
                 if let (Some(s), Some(c)) = (col_sum.get_mut(j), col_cnt.get_mut(j)) {
@@ -209,11 +227,11 @@ fn analyse<const W: usize>(lay: Layout, data: &[u8], row_len: usize) -> Scales {
             }
         }
         let tz = if mant_or == 0 {
-            lay.mant_bits
+            F::MANT_BITS
         } else {
             mant_or.trailing_zeros()
         };
-        dropped.push(tz.min(lay.mant_bits) as u8);
+        dropped.push(tz.min(F::MANT_BITS) as u8);
         row_sums.push((sum, cnt));
         gsum += sum;
         gcnt += cnt;
@@ -237,27 +255,27 @@ fn analyse<const W: usize>(lay: Layout, data: &[u8], row_len: usize) -> Scales {
 
 /// Symbol of one value and the number of raw bits that follow it.
 #[inline(always)]
-fn classify(lay: Layout, v: u64, q: i64, dropped: u32) -> (u16, u32) {
-    if lay.exponent(v) == 0 {
-        return (SYM_ZERO_EXP, 1 + lay.mant_bits - dropped);
+fn classify<F: Bits>(v: u64, q: i64, dropped: u32) -> (u16, u32) {
+    if F::exponent(v) == 0 {
+        return (SYM_ZERO_EXP, 1 + F::MANT_BITS - dropped);
     }
-    let rel = lay.log_mag(v) - q + BIAS + FIRST_REL;
+    let rel = F::log_mag(v) - q + BIAS + FIRST_REL;
     if (FIRST_REL..ALPHABET as i64).contains(&rel) {
-        (rel as u16, lay.in_range_raw_bits(dropped))
+        (rel as u16, F::in_range_raw_bits(dropped))
     } else {
-        (SYM_ESCAPE, 1 + lay.exp_bits + lay.mant_bits - dropped)
+        (SYM_ESCAPE, 1 + F::EXP_BITS + F::MANT_BITS - dropped)
     }
 }
 
 /// The raw field after a symbol: sign on top, then the bits the symbol
 /// does not carry, without the row's known-zero tail.
 #[inline(always)]
-fn raw_field(lay: Layout, v: u64, sym: u16, nraw: u32, dropped: u32) -> u64 {
-    let sign = v >> (lay.exp_bits + lay.mant_bits);
+fn raw_field<F: Bits>(v: u64, sym: u16, nraw: u32, dropped: u32) -> u64 {
+    let sign = v >> (F::EXP_BITS + F::MANT_BITS);
     let body = match sym {
-        SYM_ESCAPE => (v & low_mask(lay.exp_bits + lay.mant_bits)) >> dropped,
-        SYM_ZERO_EXP => lay.mantissa(v) >> dropped,
-        _ => (v & low_mask(lay.mant_bits - LOG_FRAC_BITS)) >> dropped,
+        SYM_ESCAPE => (v & low_mask(F::EXP_BITS + F::MANT_BITS)) >> dropped,
+        SYM_ZERO_EXP => F::mantissa(v) >> dropped,
+        _ => (v & low_mask(F::MANT_BITS - LOG_FRAC_BITS)) >> dropped,
     };
     (sign << (nraw - 1)) | body
 }
@@ -269,27 +287,27 @@ fn context(dropped: u8, q: i64) -> usize {
 
 /// Visit every value with its row's dropped bits and expected scale.
 #[inline(always)]
-fn for_each_value<const W: usize>(
+fn for_each_value<F: Bits>(
     data: &[u8],
     row_len: usize,
     sc: &Scales,
     mut f: impl FnMut(u64, u8, i64),
 ) {
     let cols = sc.col_offsets(row_len);
-    for (i, (row, &d)) in data.chunks(row_len * W).zip(&sc.dropped).enumerate() {
+    for (i, (row, &d)) in data.chunks(row_len * F::W).zip(&sc.dropped).enumerate() {
         let base = sc.global + sc.row_offset(i);
-        for (b, &c) in row.chunks_exact(W).zip(&cols) {
-            f(load::<W>(b), d, base + c);
+        for (b, &c) in row.chunks_exact(F::W).zip(&cols) {
+            f(F::load(b), d, base + c);
         }
     }
 }
 
-type Counts = Vec<[u64; ALPHABET]>;
+type Counts = Vec<[u32; ALPHABET]>;
 
-fn count_symbols<const W: usize>(lay: Layout, data: &[u8], row_len: usize, sc: &Scales) -> Counts {
-    let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
-    for_each_value::<W>(data, row_len, sc, |v, d, q| {
-        let (sym, _) = classify(lay, v, q, u32::from(d));
+fn count_symbols<F: Bits>(data: &[u8], row_len: usize, sc: &Scales) -> Counts {
+    let mut counts = vec![[0u32; ALPHABET]; CONTEXTS];
+    for_each_value::<F>(data, row_len, sc, |v, d, q| {
+        let (sym, _) = classify::<F>(v, q, u32::from(d));
         if let Some(c) = counts
             .get_mut(context(d, q))
             .and_then(|c| c.get_mut(usize::from(sym)))
@@ -319,7 +337,8 @@ fn build_tables(counts: &Counts) -> Result<Tables> {
     for (i, c) in counts.iter().enumerate() {
         if c.iter().any(|&x| x > 0) {
             t.mask |= 1 << i;
-            let (table, bits) = cheapest_table(c, &mut t.bytes)?;
+            let wide: Vec<u64> = c.iter().map(|&x| u64::from(x)).collect();
+            let (table, bits) = cheapest_table(&wide, &mut t.bytes)?;
             t.cost_bits += bits;
             t.tables.push(Some(table));
         } else {
@@ -370,29 +389,24 @@ fn side_info(sc: &Scales) -> Vec<u8> {
 /// Encode `data` (whole elements, little-endian) whose rows hold `row_len`
 /// elements. Appends the model's body to `out`.
 pub fn encode(f: FloatLayout, data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Result<()> {
-    match f.bits() {
-        16 => encode_typed::<2>(Layout::new(f), data, row_len, out),
-        32 => encode_typed::<4>(Layout::new(f), data, row_len, out),
-        64 => encode_typed::<8>(Layout::new(f), data, row_len, out),
-        _ => Err(Error::Internal(
-            "float model needs a 16, 32 or 64-bit layout",
-        )),
+    match (f.exp_bits, f.mant_bits) {
+        (5, 10) => encode_typed::<F16>(data, row_len, out),
+        (8, 7) => encode_typed::<Bf16>(data, row_len, out),
+        (8, 23) => encode_typed::<F32>(data, row_len, out),
+        (11, 52) => encode_typed::<F64>(data, row_len, out),
+        _ => Err(Error::Internal("float model: unsupported float layout")),
     }
 }
 
-fn encode_typed<const W: usize>(
-    lay: Layout,
-    data: &[u8],
-    row_len: usize,
-    out: &mut Vec<u8>,
-) -> Result<()> {
-    let n = data.len() / W;
+fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Result<()> {
+    let n = data.len() / F::W;
     let row_len = row_len.clamp(1, n.max(1));
-    let full = analyse::<W>(lay, data, row_len);
+    let full = analyse::<F>(data, row_len);
 
-    // Price the variants on small chunks; large ones always use everything.
-    let mut candidates = vec![full.clone()];
-    if n < ALWAYS_FULL_VALUES {
+    // Small chunks: price the cheaper variants too. Large ones always use
+    // every context, so one pass computes symbols, raw bits and counts.
+    let sc = if n < ALWAYS_FULL_VALUES {
+        let mut candidates = vec![full.clone()];
         if !full.col.is_empty() {
             candidates.push(Scales {
                 col: Vec::new(),
@@ -402,47 +416,65 @@ fn encode_typed<const W: usize>(
         candidates.push(Scales {
             col: Vec::new(),
             row: Vec::new(),
-            ..full.clone()
+            ..full
         });
-    }
-    let mut best: Option<(f64, Scales, Tables, Vec<u8>)> = None;
-    for sc in candidates {
-        let side = side_info(&sc);
-        let tables = build_tables(&count_symbols::<W>(lay, data, row_len, &sc))?;
-        let cost = tables.cost_bits + 8.0 * side.len() as f64;
-        if best.as_ref().is_none_or(|b| cost < b.0) {
-            best = Some((cost, sc, tables, side));
+        let mut best: Option<(f64, Scales)> = None;
+        for sc in candidates {
+            let tables = build_tables(&count_symbols::<F>(data, row_len, &sc))?;
+            let cost = tables.cost_bits + 8.0 * side_info(&sc).len() as f64;
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, sc));
+            }
+        }
+        best.ok_or(Error::Internal("no float model variant"))?.1
+    } else {
+        full
+    };
+
+    let mut syms = vec![0u16; n];
+    let mut ctxs = vec![0u8; n];
+    let mut counts = vec![[0u32; ALPHABET]; CONTEXTS];
+    let mut bits = BitWriter::with_capacity(data.len());
+    let cols = sc.col_offsets(row_len);
+    let out_rows = syms.chunks_mut(row_len).zip(ctxs.chunks_mut(row_len));
+    for (i, ((row, &d), (srow, crow))) in data
+        .chunks(row_len * F::W)
+        .zip(&sc.dropped)
+        .zip(out_rows)
+        .enumerate()
+    {
+        let base = sc.global + sc.row_offset(i);
+        let d32 = u32::from(d);
+        let class = usize::from(d > 0) * FRAC_CONTEXTS;
+        for (((b, &c), s), cx) in row.chunks_exact(F::W).zip(&cols).zip(srow).zip(crow) {
+            let v = F::load(b);
+            let q = base + c;
+            let (sym, nraw) = classify::<F>(v, q, d32);
+            let ctx = class + (q & FRAC_MASK) as usize;
+            *s = sym;
+            *cx = ctx as u8;
+            if let Some(c) = counts
+                .get_mut(ctx)
+                .and_then(|c| c.get_mut(usize::from(sym)))
+            {
+                *c += 1;
+            }
+            put_raw(&mut bits, raw_field::<F>(v, sym, nraw, d32), nraw);
         }
     }
-    let (_, sc, tables, side) = best.ok_or(Error::Internal("no float model variant"))?;
-
-    write_varint(out, row_len as u64);
-    out.extend_from_slice(&side);
-    write_varint(out, u64::from(tables.mask));
-    out.extend_from_slice(&tables.bytes);
-
-    let enc_tables: Vec<Option<EncTable>> = tables
+    let tables = build_tables(&counts)?;
+    let enc_tables: Vec<EncTable> = tables
         .tables
         .iter()
-        .map(|t| t.as_ref().map(EncTable::new))
+        .map(|t| t.as_ref().map_or_else(EncTable::empty, EncTable::new))
         .collect();
-    let mut enc = RansEncoder::with_capacity(n);
-    let mut bits = BitWriter::with_capacity(data.len());
-    let mut missing = false;
-    for_each_value::<W>(data, row_len, &sc, |v, d, q| {
-        let d32 = u32::from(d);
-        let (sym, nraw) = classify(lay, v, q, d32);
-        match enc_tables.get(context(d, q)) {
-            Some(Some(t)) => enc.put(t, sym),
-            _ => missing = true,
-        }
-        put_raw(&mut bits, raw_field(lay, v, sym, nraw, d32), nraw);
-    });
-    if missing {
-        return Err(Error::Internal("a value's context has no table"));
-    }
-    let rans = enc.finish();
+    let rans = encode_with_contexts(&enc_tables, &ctxs, &syms)?;
     let raw = bits.finish();
+
+    write_varint(out, row_len as u64);
+    out.extend_from_slice(&side_info(&sc));
+    write_varint(out, u64::from(tables.mask));
+    out.extend_from_slice(&tables.bytes);
     write_varint(out, rans.len() as u64);
     out.extend_from_slice(&rans);
     write_varint(out, raw.len() as u64);
@@ -473,23 +505,22 @@ fn get_raw(bits: &mut BitReader, n: u32) -> u64 {
 
 /// Decode a body written by [`encode`] into `out` (whole elements).
 pub fn decode(f: FloatLayout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
-    match f.bits() {
-        16 => decode_typed::<2>(Layout::new(f), input, out),
-        32 => decode_typed::<4>(Layout::new(f), input, out),
-        64 => decode_typed::<8>(Layout::new(f), input, out),
-        _ => Err(Error::Internal(
-            "float model needs a 16, 32 or 64-bit layout",
-        )),
+    match (f.exp_bits, f.mant_bits) {
+        (5, 10) => decode_typed::<F16>(input, out),
+        (8, 7) => decode_typed::<Bf16>(input, out),
+        (8, 23) => decode_typed::<F32>(input, out),
+        (11, 52) => decode_typed::<F64>(input, out),
+        _ => Err(Error::Internal("float model: unsupported float layout")),
     }
 }
 
-fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
-    if out.len() % W != 0 {
+fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+    if out.len() % F::W != 0 {
         return Err(Error::CodecCorrupt(
             "output length is not a whole number of elements",
         ));
     }
-    let n = out.len() / W;
+    let n = out.len() / F::W;
     let row_len = usize::try_from(read_varint(input)?)
         .ok()
         .filter(|&r| r >= 1 && r <= n.max(1))
@@ -508,7 +539,7 @@ fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) 
     }
     let mut dropped = vec![0u8; rows];
     decode_bytes(input, &mut dropped)?;
-    if dropped.iter().any(|&d| u32::from(d) > lay.mant_bits) {
+    if dropped.iter().any(|&d| u32::from(d) > F::MANT_BITS) {
         return Err(Error::CodecCorrupt(
             "dropped mantissa bits exceed the mantissa",
         ));
@@ -553,10 +584,10 @@ fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) 
     let mut dec = RansDecoder::new(rans)?;
     let mut bits = BitReader::new(raw);
     let cols = sc.col_offsets(row_len);
-    let sign_shift = lay.exp_bits + lay.mant_bits;
-    let frac_shift = lay.mant_bits - LOG_FRAC_BITS;
-    let l_mask = low_mask(lay.exp_bits + LOG_FRAC_BITS);
-    for (i, (orow, &d)) in out.chunks_mut(row_len * W).zip(&sc.dropped).enumerate() {
+    let sign_shift = F::EXP_BITS + F::MANT_BITS;
+    let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
+    let l_mask = low_mask(F::EXP_BITS + LOG_FRAC_BITS);
+    for (i, (orow, &d)) in out.chunks_mut(row_len * F::W).zip(&sc.dropped).enumerate() {
         let base = global + sc.row_offset(i);
         let d32 = u32::from(d);
         let class: &[DecTable] = tables
@@ -565,8 +596,8 @@ fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) 
         let Some(class) = class.first_chunk::<FRAC_CONTEXTS>() else {
             return Err(Error::Internal("context tables missing"));
         };
-        let nraw = lay.in_range_raw_bits(d32);
-        for (ob, &c) in orow.chunks_exact_mut(W).zip(&cols) {
+        let nraw = F::in_range_raw_bits(d32);
+        for (ob, &c) in orow.chunks_exact_mut(F::W).zip(&cols) {
             let q = base + c;
             let sym = dec.get(&class[(q & FRAC_MASK) as usize]);
             let v = if sym >= FIRST_REL as u16 {
@@ -575,9 +606,9 @@ fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) 
                 let sign = raw >> (nraw - 1);
                 (sign << sign_shift) | (l << frac_shift) | ((raw << d32) & low_mask(frac_shift))
             } else {
-                decode_exceptional(lay, sym, d32, &mut bits)
+                decode_exceptional::<F>(sym, d32, &mut bits)
             };
-            store::<W>(v, ob);
+            F::store(v, ob);
         }
     }
     dec.finish()?;
@@ -587,16 +618,16 @@ fn decode_typed<const W: usize>(lay: Layout, input: &mut &[u8], out: &mut [u8]) 
 
 /// Escaped and zero-exponent values: everything but the sign from raw bits.
 #[cold]
-fn decode_exceptional(lay: Layout, sym: u16, d: u32, bits: &mut BitReader) -> u64 {
+fn decode_exceptional<F: Bits>(sym: u16, d: u32, bits: &mut BitReader) -> u64 {
     let body_bits = if sym == SYM_ESCAPE {
-        lay.exp_bits + lay.mant_bits
+        F::EXP_BITS + F::MANT_BITS
     } else {
-        lay.mant_bits
+        F::MANT_BITS
     };
     let nraw = 1 + body_bits - d;
     let raw = get_raw(bits, nraw);
     let sign = raw >> (nraw - 1);
-    (sign << (lay.exp_bits + lay.mant_bits)) | ((raw & low_mask(nraw - 1)) << d)
+    (sign << (F::EXP_BITS + F::MANT_BITS)) | ((raw & low_mask(nraw - 1)) << d)
 }
 
 fn bytes_of_i8(v: &[i8]) -> Vec<u8> {
