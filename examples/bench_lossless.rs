@@ -324,6 +324,7 @@ fn pass(ok: bool) -> &'static str {
 }
 
 fn main() -> stzip::Result<ExitCode> {
+    stzip::pipeline::keep_freed_memory();
     let quick = std::env::args().skip(1).any(|a| a == "--quick");
     let stzip_only = std::env::args().skip(1).any(|a| a == "--stzip-only");
     let mut inputs = minilm_inputs();

@@ -3,5 +3,6 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    stzip::pipeline::keep_freed_memory();
     cli::run()
 }

@@ -121,13 +121,12 @@ impl<'a> BitReader<'a> {
         }
     }
 
-    /// Reads an `nbits`-bit field (0..=57). Past the end returns zero bits.
-    ///
-    /// # Panics
-    /// If `nbits > 57` (a caller bug, never data dependent).
-    #[inline]
+    /// Reads an `nbits`-bit field (0..=57; wider requests are clamped to 57
+    /// bits, a caller bug). Past the end returns zero bits.
+    #[inline(always)]
     pub fn get(&mut self, nbits: u32) -> u64 {
-        assert!(nbits <= MAX_FIELD_BITS, "bit field wider than 57 bits");
+        debug_assert!(nbits <= MAX_FIELD_BITS, "bit field wider than 57 bits");
+        let nbits = nbits.min(MAX_FIELD_BITS);
         if self.avail < nbits {
             self.refill();
         }

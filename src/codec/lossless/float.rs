@@ -583,37 +583,56 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     let raw = take_slice(input)?;
     let mut dec = RansDecoder::new(rans)?;
     let mut bits = BitReader::new(raw);
+    decode_values::<F>(out, row_len, &sc, &tables, &mut dec, &mut bits)?;
+    dec.finish()?;
+    bits.finish_exact()?;
+    Ok(())
+}
+
+/// The value loop of [`decode`]: symbols from `dec`, raw fields from
+/// `bits`, in the encoder's order.
+fn decode_values<F: Bits>(
+    out: &mut [u8],
+    row_len: usize,
+    sc: &Scales,
+    tables: &[DecTable],
+    dec: &mut RansDecoder,
+    bits: &mut BitReader,
+) -> Result<()> {
     let cols = sc.col_offsets(row_len);
-    let sign_shift = F::EXP_BITS + F::MANT_BITS;
-    let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
-    let l_mask = low_mask(F::EXP_BITS + LOG_FRAC_BITS);
     for (i, (orow, &d)) in out.chunks_mut(row_len * F::W).zip(&sc.dropped).enumerate() {
-        let base = global + sc.row_offset(i);
+        let base = sc.global + sc.row_offset(i);
         let d32 = u32::from(d);
-        let class: &[DecTable] = tables
+        let class = tables
             .get(usize::from(d > 0) * FRAC_CONTEXTS..)
-            .unwrap_or(&[]);
-        let Some(class) = class.first_chunk::<FRAC_CONTEXTS>() else {
-            return Err(Error::Internal("context tables missing"));
-        };
+            .and_then(|t| t.first_chunk::<FRAC_CONTEXTS>())
+            .ok_or(Error::Internal("context tables missing"))?;
         let nraw = F::in_range_raw_bits(d32);
         for (ob, &c) in orow.chunks_exact_mut(F::W).zip(&cols) {
             let q = base + c;
             let sym = dec.get(&class[(q & FRAC_MASK) as usize]);
-            let v = if sym >= FIRST_REL as u16 {
-                let l = (i64::from(sym) - FIRST_REL - BIAS + q) as u64 & l_mask;
-                let raw = bits.get(nraw);
-                let sign = raw >> (nraw - 1);
-                (sign << sign_shift) | (l << frac_shift) | ((raw << d32) & low_mask(frac_shift))
-            } else {
-                decode_exceptional::<F>(sym, d32, &mut bits)
-            };
-            F::store(v, ob);
+            F::store(decode_value::<F>(sym, q, d32, nraw, bits), ob);
         }
     }
-    dec.finish()?;
-    bits.finish_exact()?;
     Ok(())
+}
+
+/// One value from its symbol, expected scale `q`, the row's dropped bits
+/// `d` and raw-field width `nraw` (for in-range symbols).
+#[inline(always)]
+fn decode_value<F: Bits>(sym: u16, q: i64, d: u32, nraw: u32, bits: &mut BitReader) -> u64 {
+    if sym >= FIRST_REL as u16 {
+        let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
+        let l = (i64::from(sym) - FIRST_REL - BIAS + q) as u64
+            & low_mask(F::EXP_BITS + LOG_FRAC_BITS);
+        let raw = bits.get(nraw);
+        let sign = raw >> (nraw - 1);
+        (sign << (F::EXP_BITS + F::MANT_BITS))
+            | (l << frac_shift)
+            | ((raw << d) & low_mask(frac_shift))
+    } else {
+        decode_exceptional::<F>(sym, d, bits)
+    }
 }
 
 /// Escaped and zero-exponent values: everything but the sign from raw bits.
