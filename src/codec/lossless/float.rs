@@ -38,7 +38,9 @@
 //! `L = s - 2 - 400 + q` and `1 + max(0, M - 3 - d)` raw bits (sign, the
 //! mantissa below `L`'s 3 bits). The sign is the top bit of each raw field.
 
-use super::{read_varint, write_varint};
+use std::sync::OnceLock;
+
+use super::{builtin, read_varint, write_varint};
 use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_with_contexts, BitReader, BitWriter, DecTable, EncTable,
     FreqTable, RansDecoder,
@@ -318,12 +320,14 @@ fn count_symbols<F: Bits>(data: &[u8], row_len: usize, sc: &Scales) -> Counts {
     counts
 }
 
-/// The tables for `counts`, each at its cheapest precision, serialized.
+/// The tables for `counts`: per used context a selector byte (0: a table
+/// follows; `k` in 1..=SHAPES: built-in shape `k - 1`) and, for 0, the
+/// table at its cheapest precision.
 struct Tables {
     mask: u32,
     tables: Vec<Option<FreqTable>>,
     bytes: Vec<u8>,
-    /// Estimated total: table bytes plus coded symbol bits, in bits.
+    /// Estimated total: selectors, table bytes and coded symbols, in bits.
     cost_bits: f64,
 }
 
@@ -335,18 +339,55 @@ fn build_tables(counts: &Counts) -> Result<Tables> {
         cost_bits: 0.0,
     };
     for (i, c) in counts.iter().enumerate() {
-        if c.iter().any(|&x| x > 0) {
-            t.mask |= 1 << i;
-            let wide: Vec<u64> = c.iter().map(|&x| u64::from(x)).collect();
-            let (table, bits) = cheapest_table(&wide, &mut t.bytes)?;
-            t.cost_bits += bits;
-            t.tables.push(Some(table));
-        } else {
+        if !c.iter().any(|&x| x > 0) {
             t.tables.push(None);
+            continue;
         }
+        t.mask |= 1 << i;
+        let wide: Vec<u64> = c.iter().map(|&x| u64::from(x)).collect();
+        let mut own = Vec::new();
+        let (table, coded) = cheapest_table(&wide, &mut own)?;
+        let mut best = (coded + 8.0 * own.len() as f64, 0u8, table);
+        for (k, shape) in builtin_tables(i % FRAC_CONTEXTS).iter().enumerate() {
+            let cost = shape.cost_bits(&wide);
+            if cost < best.0 {
+                best = (cost, k as u8 + 1, shape.clone());
+            }
+        }
+        let (cost, selector, table) = best;
+        t.bytes.push(selector);
+        if selector == 0 {
+            t.bytes.extend_from_slice(&own);
+        }
+        t.cost_bits += cost + 8.0;
+        t.tables.push(Some(table));
     }
-    t.cost_bits += 8.0 * t.bytes.len() as f64;
     Ok(t)
+}
+
+/// The built-in tables for one position of `q` within the octave.
+fn builtin_tables(frac: usize) -> &'static [FreqTable] {
+    static TABLES: OnceLock<Vec<Vec<FreqTable>>> = OnceLock::new();
+    let all = TABLES.get_or_init(|| {
+        (0..FRAC_CONTEXTS)
+            .map(|f| {
+                builtin::FREQS
+                    .iter()
+                    .filter_map(|shape| {
+                        let window = shape.get(f)?;
+                        let mut freqs = vec![0u32; builtin::FIRST_SYMBOL + builtin::WIDTH];
+                        freqs[usize::from(SYM_ESCAPE)] = 1;
+                        freqs[usize::from(SYM_ZERO_EXP)] = 1;
+                        for (d, &w) in freqs[builtin::FIRST_SYMBOL..].iter_mut().zip(window) {
+                            *d = u32::from(w);
+                        }
+                        FreqTable::from_freqs(freqs, builtin::PROB_BITS).ok()
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    all.get(frac).map_or(&[], Vec::as_slice)
 }
 
 /// The table for `counts` at the precision that minimises table bytes plus
@@ -569,15 +610,24 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     let fallback = DecTable::new(&FreqTable::uniform(ALPHABET, 10)?);
     let mut tables: Vec<DecTable> = Vec::with_capacity(CONTEXTS);
     for i in 0..CONTEXTS {
-        if mask >> i & 1 == 1 {
-            let t = FreqTable::read(input)?;
-            if t.alphabet_size() > ALPHABET {
-                return Err(Error::CodecCorrupt("symbol table larger than the alphabet"));
-            }
-            tables.push(DecTable::new(&t));
-        } else {
+        if mask >> i & 1 == 0 {
             tables.push(fallback.clone());
+            continue;
         }
+        let table = match take_byte(input)? {
+            0 => {
+                let t = FreqTable::read(input)?;
+                if t.alphabet_size() > ALPHABET {
+                    return Err(Error::CodecCorrupt("symbol table larger than the alphabet"));
+                }
+                t
+            }
+            k => builtin_tables(i % FRAC_CONTEXTS)
+                .get(usize::from(k) - 1)
+                .cloned()
+                .ok_or(Error::CodecCorrupt("unknown built-in table"))?,
+        };
+        tables.push(DecTable::new(&table));
     }
     let rans = take_slice(input)?;
     let raw = take_slice(input)?;

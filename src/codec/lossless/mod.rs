@@ -8,6 +8,7 @@
 //!   this is smaller);
 //! - `2` float fields: see [`float`].
 
+mod builtin;
 pub mod float;
 mod planes;
 
