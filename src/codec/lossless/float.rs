@@ -673,8 +673,8 @@ fn decode_values<F: Bits>(
 fn decode_value<F: Bits>(sym: u16, q: i64, d: u32, nraw: u32, bits: &mut BitReader) -> u64 {
     if sym >= FIRST_REL as u16 {
         let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
-        let l = (i64::from(sym) - FIRST_REL - BIAS + q) as u64
-            & low_mask(F::EXP_BITS + LOG_FRAC_BITS);
+        let l =
+            (i64::from(sym) - FIRST_REL - BIAS + q) as u64 & low_mask(F::EXP_BITS + LOG_FRAC_BITS);
         let raw = bits.get(nraw);
         let sign = raw >> (nraw - 1);
         (sign << (F::EXP_BITS + F::MANT_BITS))
