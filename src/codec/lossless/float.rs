@@ -606,7 +606,8 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         return Err(Error::CodecCorrupt("context mask names unknown contexts"));
     }
     // Contexts without a table get a uniform one: a valid stream never uses
-    // them, and a corrupt one fails its checks instead of needing a branch.
+    // them, and the hot loop needs no branch; a corrupt stream that does
+    // decodes to bytes the chunk checksum rejects.
     let fallback = DecTable::new(&FreqTable::uniform(ALPHABET, 10)?);
     let mut tables: Vec<DecTable> = Vec::with_capacity(CONTEXTS);
     for i in 0..CONTEXTS {
@@ -653,10 +654,7 @@ fn decode_values<F: Bits>(
     for (i, (orow, &d)) in out.chunks_mut(row_len * F::W).zip(&sc.dropped).enumerate() {
         let base = sc.global + sc.row_offset(i);
         let d32 = u32::from(d);
-        let class = tables
-            .get(usize::from(d > 0) * FRAC_CONTEXTS..)
-            .and_then(|t| t.first_chunk::<FRAC_CONTEXTS>())
-            .ok_or(Error::Internal("context tables missing"))?;
+        let class = context_tables(tables, d)?;
         let nraw = F::in_range_raw_bits(d32);
         for (ob, &c) in orow.chunks_exact_mut(F::W).zip(&cols) {
             let q = base + c;
@@ -665,6 +663,15 @@ fn decode_values<F: Bits>(
         }
     }
     Ok(())
+}
+
+/// The 8 tables of a row's trailing-zero class.
+#[inline(always)]
+fn context_tables(tables: &[DecTable], dropped: u8) -> Result<&[DecTable; FRAC_CONTEXTS]> {
+    tables
+        .get(usize::from(dropped > 0) * FRAC_CONTEXTS..)
+        .and_then(|t| t.first_chunk::<FRAC_CONTEXTS>())
+        .ok_or(Error::Internal("context tables missing"))
 }
 
 /// One value from its symbol, expected scale `q`, the row's dropped bits

@@ -4,8 +4,8 @@
 //! Payload = one method byte, then the method's body:
 //! - `0` stored: the chunk bytes verbatim;
 //! - `1` byte planes: byte `k` of every element forms plane `k`, each coded
-//!   by [`encode_bytes`] (integers, bool, fp8 — and any float chunk where
-//!   this is smaller);
+//!   by [`encode_bytes`] (integers, bool, fp8; decoders accept it for any
+//!   dtype);
 //! - `2` float fields: see [`float`].
 
 mod builtin;
