@@ -6,24 +6,13 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+mod common;
+
+use common::Rng;
 use stzip::codec::entropy::{
     decode_bytes, encode_bytes, BitReader, BitWriter, DecTable, EncTable, FreqTable, RansDecoder,
     RansEncoder,
 };
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// A distribution with entropy near `target` bits: Gaussian-ish bump over
 /// 256 symbols whose width is tuned by bisection.
@@ -62,7 +51,7 @@ fn sample(p: &[f64], n: usize, rng: &mut Rng) -> Vec<u16> {
     }
     (0..n)
         .map(|_| {
-            let u = rng.unit();
+            let u = rng.uniform();
             cdf.partition_point(|&c| c <= u).min(p.len() - 1) as u16
         })
         .collect()
@@ -203,7 +192,9 @@ fn main() {
         db / 1e6,
         (enc.len() * 8) as f64 / n as f64
     );
-    let fields: Vec<(u64, u32)> = (0..n).map(|i| (rng.next(), 1 + (i % 23) as u32)).collect();
+    let fields: Vec<(u64, u32)> = (0..n)
+        .map(|i| (rng.next_u64(), 1 + (i % 23) as u32))
+        .collect();
     let mut bits = Vec::new();
     let wb = rate(n, reps, || {
         let mut w = BitWriter::with_capacity(n * 2);

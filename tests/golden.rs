@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{bf16_gauss, f32_gauss, safetensors, Rng};
+use common::{bf16_gauss, borrowed, every_dtype_tensors, safetensors, Rng};
 use stzip::pipeline::{compress, decompress, Options};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -24,22 +24,8 @@ const GOLDEN: &[(&str, usize, u64)] = &[
 /// The inputs the golden files were made from.
 fn inputs() -> Vec<(&'static str, Vec<u8>)> {
     let mut rng = Rng(2024);
-    let mut tensors = Vec::new();
-    let names: Vec<String> = stzip::safetensors::Dtype::ALL
-        .iter()
-        .map(|d| format!("t.{}", d.name()))
-        .collect();
-    for (d, name) in stzip::safetensors::Dtype::ALL.iter().zip(&names) {
-        let mut bytes = match d.name() {
-            "F32" => f32_gauss(&mut rng, 96, 0.02),
-            "BF16" => bf16_gauss(&mut rng, 96, 0.02),
-            _ => rng.bytes(96 * d.size()),
-        };
-        if d.name() == "BOOL" {
-            bytes.iter_mut().for_each(|b| *b &= 1);
-        }
-        tensors.push((name.as_str(), d.name(), vec![24, 4], bytes));
-    }
+    let owned = every_dtype_tensors(&mut rng, 96);
+    let mut tensors = borrowed(&owned);
     tensors.push(("empty", "F16", vec![0, 3], Vec::new()));
     tensors.push(("scalar", "F64", vec![], 0.5f64.to_le_bytes().to_vec()));
     let mixed = safetensors(

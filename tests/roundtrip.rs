@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{bf16_gauss, f32_gauss, safetensors, Rng};
+use common::{bf16_gauss, borrowed, every_dtype_tensors, f32_gauss, safetensors, Rng};
 use stzip::pipeline::{compress, decompress, Options};
 use stzip::Error;
 
@@ -33,23 +33,8 @@ fn assert_round_trip(file: &[u8]) -> Vec<u8> {
 }
 
 fn every_dtype_file(rng: &mut Rng, n: usize) -> Vec<u8> {
-    let mut tensors = Vec::new();
-    let names: Vec<String> = stzip::safetensors::Dtype::ALL
-        .iter()
-        .map(|d| format!("t.{}", d.name()))
-        .collect();
-    for (d, name) in stzip::safetensors::Dtype::ALL.iter().zip(&names) {
-        let mut bytes = match d.name() {
-            "F32" => f32_gauss(rng, n, 0.02),
-            "BF16" => bf16_gauss(rng, n, 0.02),
-            _ => rng.bytes(n * d.size()),
-        };
-        if d.name() == "BOOL" {
-            bytes.iter_mut().for_each(|b| *b &= 1);
-        }
-        tensors.push((name.as_str(), d.name(), vec![n as u64 / 4, 4], bytes));
-    }
-    safetensors(&tensors, Some(&[("format", "pt")]), 3)
+    let tensors = every_dtype_tensors(rng, n);
+    safetensors(&borrowed(&tensors), Some(&[("format", "pt")]), 3)
 }
 
 #[test]

@@ -2,3 +2,5 @@
 
 pub mod entropy;
 pub mod lossless;
+#[cfg(test)]
+mod test_rng;

@@ -103,3 +103,39 @@ pub fn minilm(file: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// One `[n/4, 4]` tensor of every dtype, named `t.<DTYPE>`: Gaussian F32 and
+/// BF16, random bytes otherwise (0/1 for BOOL).
+pub fn every_dtype_tensors(
+    rng: &mut Rng,
+    n: usize,
+) -> Vec<(String, &'static str, Vec<u64>, Vec<u8>)> {
+    stzip::safetensors::Dtype::ALL
+        .iter()
+        .map(|d| {
+            let mut bytes = match d.name() {
+                "F32" => f32_gauss(rng, n, 0.02),
+                "BF16" => bf16_gauss(rng, n, 0.02),
+                _ => rng.bytes(n * d.size()),
+            };
+            if d.name() == "BOOL" {
+                bytes.iter_mut().for_each(|b| *b &= 1);
+            }
+            (
+                format!("t.{}", d.name()),
+                d.name(),
+                vec![n as u64 / 4, 4],
+                bytes,
+            )
+        })
+        .collect()
+}
+
+/// Borrow names for [`safetensors`].
+pub fn borrowed<'a>(
+    t: &'a [(String, &'static str, Vec<u64>, Vec<u8>)],
+) -> Vec<(&'a str, &'static str, Vec<u64>, Vec<u8>)> {
+    t.iter()
+        .map(|(n, d, s, b)| (n.as_str(), *d, s.clone(), b.clone()))
+        .collect()
+}

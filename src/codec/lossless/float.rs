@@ -40,10 +40,10 @@
 
 use std::sync::OnceLock;
 
-use super::{builtin, read_varint, write_varint};
+use super::builtin;
 use crate::codec::entropy::{
-    decode_bytes, encode_bytes, encode_with_contexts, BitReader, BitWriter, DecTable, EncTable,
-    FreqTable, RansDecoder,
+    decode_bytes, encode_bytes, encode_with_contexts, get_varint, put_varint, BitReader, BitWriter,
+    DecTable, EncTable, FreqTable, RansDecoder,
 };
 use crate::error::{Error, Result};
 use crate::safetensors::FloatLayout;
@@ -416,7 +416,7 @@ fn cheapest_table(counts: &[u64], out: &mut Vec<u8>) -> Result<(FreqTable, f64)>
 fn side_info(sc: &Scales) -> Vec<u8> {
     let mut out = Vec::new();
     out.push(sc.flags());
-    write_varint(&mut out, zigzag(sc.global));
+    put_varint(&mut out, zigzag(sc.global));
     encode_bytes(&sc.dropped, &mut out);
     if !sc.row.is_empty() {
         encode_bytes(&bytes_of_i8(&sc.row), &mut out);
@@ -512,13 +512,13 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
     let rans = encode_with_contexts(&enc_tables, &ctxs, &syms)?;
     let raw = bits.finish();
 
-    write_varint(out, row_len as u64);
+    put_varint(out, row_len as u64);
     out.extend_from_slice(&side_info(&sc));
-    write_varint(out, u64::from(tables.mask));
+    put_varint(out, u64::from(tables.mask));
     out.extend_from_slice(&tables.bytes);
-    write_varint(out, rans.len() as u64);
+    put_varint(out, rans.len() as u64);
     out.extend_from_slice(&rans);
-    write_varint(out, raw.len() as u64);
+    put_varint(out, raw.len() as u64);
     out.extend_from_slice(&raw);
     Ok(())
 }
@@ -562,7 +562,7 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         ));
     }
     let n = out.len() / F::W;
-    let row_len = usize::try_from(read_varint(input)?)
+    let row_len = usize::try_from(get_varint(input)?)
         .ok()
         .filter(|&r| r >= 1 && r <= n.max(1))
         .ok_or(Error::CodecCorrupt(
@@ -574,7 +574,7 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     if flags & !(FLAG_COLUMNS | FLAG_ROWS) != 0 {
         return Err(Error::CodecCorrupt("unknown float model flags"));
     }
-    let global = unzigzag(read_varint(input)?);
+    let global = unzigzag(get_varint(input)?);
     if global.unsigned_abs() > 1 << 20 {
         return Err(Error::CodecCorrupt("chunk scale out of range"));
     }
@@ -601,7 +601,7 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         decode_bytes(input, &mut col)?;
         sc.col = col.into_iter().map(|b| b as i8).collect();
     }
-    let mask = read_varint(input)?;
+    let mask = get_varint(input)?;
     if mask >> CONTEXTS != 0 {
         return Err(Error::CodecCorrupt("context mask names unknown contexts"));
     }
@@ -725,7 +725,7 @@ fn take_byte(input: &mut &[u8]) -> Result<u8> {
 }
 
 fn take_slice<'a>(input: &mut &'a [u8]) -> Result<&'a [u8]> {
-    let len = usize::try_from(read_varint(input)?).map_err(|_| Error::CodecTruncated)?;
+    let len = usize::try_from(get_varint(input)?).map_err(|_| Error::CodecTruncated)?;
     if len > input.len() {
         return Err(Error::CodecTruncated);
     }

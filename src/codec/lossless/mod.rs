@@ -68,31 +68,5 @@ pub fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<()> 
     Ok(())
 }
 
-/// LEB128 unsigned varint.
-pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-pub(crate) fn read_varint(input: &mut &[u8]) -> Result<u64> {
-    let mut v = 0u64;
-    for i in 0..10 {
-        let (&b, rest) = input.split_first().ok_or(Error::CodecTruncated)?;
-        *input = rest;
-        let part = u64::from(b & 0x7f);
-        if i == 9 && part > 1 {
-            return Err(Error::CodecCorrupt("varint overflows 64 bits"));
-        }
-        v |= part << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(Error::CodecCorrupt("varint longer than 10 bytes"))
-}
-
 #[cfg(test)]
 mod tests;

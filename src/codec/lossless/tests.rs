@@ -1,23 +1,6 @@
 use super::*;
 
-/// Small deterministic generator (SplitMix64) for test data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn gauss(&mut self) -> f64 {
-        let (u, v) = (self.unit().max(1e-300), self.unit());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-}
+use crate::codec::test_rng::Rng;
 
 fn to_bytes(dtype: Dtype, vals: &[f64]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -226,19 +209,4 @@ fn corrupt_payloads_error_without_panicking() {
         decode_chunk(Dtype::F32, &[], &mut []),
         Err(Error::CodecTruncated)
     ));
-}
-
-#[test]
-fn varints_round_trip_and_reject_overflow() {
-    for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
-        let mut buf = Vec::new();
-        write_varint(&mut buf, v);
-        let mut s = &buf[..];
-        assert_eq!(read_varint(&mut s).unwrap(), v);
-        assert!(s.is_empty());
-    }
-    let mut s: &[u8] = &[0xff; 10];
-    assert!(read_varint(&mut s).is_err());
-    let mut s: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
-    assert!(read_varint(&mut s).is_err());
 }
