@@ -59,3 +59,94 @@ impl Rng {
         (-2.0 * self.uniform().ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
     }
 }
+
+/// A safetensors file from `(name, dtype, shape, data)` tensors.
+pub fn safetensors(tensors: Vec<(&str, &str, Vec<u64>, Vec<u8>)>) -> Vec<u8> {
+    let entries: Vec<Entry> = tensors
+        .iter()
+        .map(|(name, dtype, shape, data)| Entry {
+            name: name.to_string(),
+            dtype: dtype.to_string(),
+            shape: shape.clone(),
+            len: data.len() as u64,
+        })
+        .collect();
+    let mut out = header(None, &entries);
+    for (_, _, _, data) in tensors {
+        out.extend_from_slice(&data);
+    }
+    out
+}
+
+/// `$STZIP_CACHE`, else `~/.cache/stzip` (where `scripts/setup-data.sh` puts data).
+pub fn cache_dir() -> std::path::PathBuf {
+    match std::env::var_os("STZIP_CACHE") {
+        Some(dir) => dir.into(),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/stzip"),
+    }
+}
+
+/// Run `f` `runs` times; return its last result and the fastest time.
+pub fn best_of<T>(
+    runs: usize,
+    mut f: impl FnMut() -> stzip::Result<T>,
+) -> stzip::Result<(T, std::time::Duration)> {
+    let mut best = std::time::Duration::MAX;
+    let mut last = None;
+    for _ in 0..runs {
+        let start = std::time::Instant::now();
+        last = Some(f()?);
+        best = best.min(start.elapsed());
+    }
+    Ok((last.expect("at least one run"), best))
+}
+
+/// Throughput in MB/s (10⁶ bytes per second).
+pub fn mb_per_s(bytes: usize, t: std::time::Duration) -> f64 {
+    bytes as f64 / 1e6 / t.as_secs_f64()
+}
+
+/// A target's verdict.
+pub fn pass(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
+/// F32 → F16 bits, round to nearest even, with subnormals, infinities, NaN.
+pub fn f16_bits(x: f32) -> u16 {
+    const DENORM_MAGIC: u32 = ((127 - 15) + (23 - 10) + 1) << 23;
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let abs = bits & 0x7fff_ffff;
+    let half = if abs >= (127 + 16) << 23 {
+        if abs > 0x7f80_0000 {
+            0x7e00
+        } else {
+            0x7c00
+        }
+    } else if abs < 113 << 23 {
+        let sum = f32::from_bits(abs) + f32::from_bits(DENORM_MAGIC);
+        (sum.to_bits() - DENORM_MAGIC) as u16
+    } else {
+        let odd = (abs >> 13) & 1;
+        (abs.wrapping_sub(112 << 23).wrapping_add(0xfff + odd) >> 13) as u16
+    };
+    sign | half
+}
+
+/// F16 bits → F32 (exact).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let mant = f32::from(h & 0x3ff);
+    sign * match exp {
+        0 => mant * 2f32.powi(-24),
+        31 if mant == 0.0 => f32::INFINITY,
+        31 => f32::NAN,
+        _ => (1.0 + mant / 1024.0) * 2f32.powi(exp - 15),
+    }
+}
