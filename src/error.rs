@@ -291,4 +291,8 @@ pub enum Error {
     MissingChunks { tensor: usize, missing: u64 },
     #[error("internal error: {0}")]
     Internal(&'static str),
+    #[error("invalid lossy target: {reason}")]
+    InvalidLossyTarget { reason: String },
+    #[error("the input changed between the statistics and the coding pass")]
+    InputChanged,
 }

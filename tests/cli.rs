@@ -214,3 +214,90 @@ fn error_paths_have_messages_and_codes() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn lossy_compression_reports_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.safetensors"), sample()).unwrap();
+    let o = stzip(
+        &["compress", "--snr", "30", "--json", "m.safetensors"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("weight SNR") && err.contains("layer.weight") && err.contains("lossy"),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let snr = doc["snr_db"].as_f64().unwrap();
+    assert!((snr - 30.0).abs() < 0.5, "{snr}");
+    assert_eq!(doc["tensors"][0]["mode"], "lossy");
+    assert!(doc["tensors"][0]["step"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        doc["tensors"][2]["mode"], "lossless",
+        "integer tensors stay lossless"
+    );
+
+    let o = stzip(&["inspect", "m.safetensors.stz"], dir.path());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("lossy, weight SNR"), "{text}");
+    let o = stzip(&["inspect", "--json", "m.safetensors.stz"], dir.path());
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((doc["snr_db"].as_f64().unwrap() - snr).abs() < 1e-9);
+
+    assert!(stzip(&["verify", "m.safetensors.stz"], dir.path())
+        .status
+        .success());
+    let o = stzip(
+        &["decompress", "m.safetensors.stz", "-o", "back.safetensors"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.path().join("back.safetensors"))
+            .unwrap()
+            .len(),
+        sample().len()
+    );
+}
+
+#[test]
+fn bad_lossy_parameters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.safetensors"), sample()).unwrap();
+    for bad in [
+        ["--bits-per-weight", "0"],
+        ["--bits-per-weight", "-3"],
+        ["--bits-per-weight", "NaN"],
+        ["--bits-per-weight", "33"],
+        ["--snr", "-1"],
+    ] {
+        let o = stzip(
+            &["compress", bad[0], bad[1], "m.safetensors", "-o", "x.stz"],
+            dir.path(),
+        );
+        assert_eq!(o.status.code(), Some(1), "{bad:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("invalid lossy target"),
+            "{bad:?}: {}",
+            stderr(&o)
+        );
+        assert!(!dir.path().join("x.stz").exists());
+    }
+    let o = stzip(&["compress", "--snr", "20", "-"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("stdin"), "{}", stderr(&o));
+    let o = stzip(
+        &[
+            "compress",
+            "--snr",
+            "20",
+            "--bits-per-weight",
+            "4",
+            "m.safetensors",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

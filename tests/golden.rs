@@ -8,7 +8,9 @@ mod common;
 use std::path::PathBuf;
 
 use common::{bf16_gauss, borrowed, every_dtype_tensors, safetensors, Rng};
-use stzip::pipeline::{compress, decompress, Options};
+use stzip::pipeline::{
+    compress, compress_lossy, decompress, Allocation, LossyOptions, Options, Target,
+};
 use xxhash_rust::xxh3::xxh3_64;
 
 fn dir() -> PathBuf {
@@ -19,6 +21,7 @@ fn dir() -> PathBuf {
 const GOLDEN: &[(&str, usize, u64)] = &[
     ("v1-mixed.stz", 5891, 0x4764fa6bede15564),
     ("v1-weights.stz", 24837, 0xcfeae86ab08d1859),
+    ("v1-lossy.stz", 24837, 0x4dea8fe8c1e0a9b2),
 ];
 
 /// The inputs the golden files were made from.
@@ -75,7 +78,7 @@ fn golden_files_decode_to_known_bytes() {
             assert_eq!((out.len(), xxh3_64(&out)), (len, hash), "{name}");
         }
     }
-    // And those bytes are the inputs they were made from.
+    // And the lossless ones decode to the inputs they were made from.
     for (name, input) in inputs() {
         let &(_, len, hash) = GOLDEN.iter().find(|g| g.0 == name).unwrap();
         assert_eq!((input.len(), xxh3_64(&input)), (len, hash), "{name} input");
@@ -85,14 +88,30 @@ fn golden_files_decode_to_known_bytes() {
 #[test]
 #[ignore = "regenerates the golden files; run only for a new format version"]
 fn regenerate() {
+    let o = Options {
+        threads: 1,
+        chunk_bytes: 1 << 12,
+    };
     for (name, input) in inputs() {
         let mut stz = Vec::new();
-        let o = Options {
-            threads: 1,
-            chunk_bytes: 1 << 12,
-        };
         compress(&input[..], &mut stz, &o, &|_| {}).unwrap();
         std::fs::write(dir().join(name), &stz).unwrap();
         println!("(\"{name}\", {}, {:#018x}),", input.len(), xxh3_64(&input));
     }
+    // Lossy: the weights file quantized to 30 dB.
+    let weights = inputs().remove(1).1;
+    let mut stz = Vec::new();
+    let l = LossyOptions {
+        target: Target::Snr(30.0),
+        allocation: Allocation::Uniform,
+    };
+    compress_lossy(&mut || Ok(&weights[..]), &mut stz, &o, &l, &|_| {}).unwrap();
+    std::fs::write(dir().join("v1-lossy.stz"), &stz).unwrap();
+    let mut out = Vec::new();
+    decompress(&stz[..], Some(&mut out), &o, &|_| {}).unwrap();
+    println!(
+        "(\"v1-lossy.stz\", {}, {:#018x}),",
+        out.len(),
+        xxh3_64(&out)
+    );
 }

@@ -14,11 +14,16 @@ pub struct Cli {
 pub enum Command {
     /// Compress a .safetensors file into .stz (`-` reads stdin).
     Compress {
-        /// Input .safetensors file, or `-` for stdin.
+        /// Input .safetensors file, or `-` for stdin (lossless only).
         input: String,
         /// Output file (default: INPUT.stz; `-` for stdout).
         #[arg(short, long)]
         output: Option<String>,
+        #[command(flatten)]
+        lossy: LossyArgs,
+        /// Print the per-tensor report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -60,4 +65,29 @@ pub struct CommonArgs {
     /// No progress bar or summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Lossy mode: quantize float tensors to a size or an error target.
+/// Without either flag compression is lossless.
+#[derive(Args)]
+pub struct LossyArgs {
+    /// Lossy: average bits per float weight over the whole file.
+    #[arg(
+        long,
+        value_name = "B",
+        conflicts_with = "snr",
+        allow_negative_numbers = true
+    )]
+    pub bits_per_weight: Option<f64>,
+    /// Lossy: weight SNR in dB, 10·log10(Σw²/Σ(w−ŵ)²) over all float tensors.
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    pub snr: Option<f64>,
+    /// How bits are spread over tensors (uniform: one quantizer step for all).
+    #[arg(long, value_enum, default_value_t = AllocationArg::Uniform)]
+    pub allocation: AllocationArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AllocationArg {
+    Uniform,
 }

@@ -4,7 +4,8 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use serde_json::json;
-use stzip::container;
+use stzip::container::{self, MODE_LOSSY};
+use stzip::pipeline::{snr_db, LossyRecord};
 use stzip::safetensors::{Header, TensorInfo};
 
 use super::{human, Failure};
@@ -14,6 +15,8 @@ struct Row<'a> {
     info: &'a TensorInfo,
     stored: Option<u64>,
     mode: Option<&'static str>,
+    /// Quantizer step and weight SNR of a lossy tensor.
+    lossy: Option<LossyRecord>,
 }
 
 pub fn run(path: &str, json: bool) -> Result<(), Failure> {
@@ -30,7 +33,7 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
     let n = read_up_to(&mut file, &mut magic)?;
     file.seek(SeekFrom::Start(0))?;
     if n == magic.len() && magic == container::MAGIC {
-        let (st_header, index, trailer) = container::read_index(&mut file)?;
+        let (st_header, index, _) = container::read_index(&mut file)?;
         let header = Header::parse(st_header)?;
         let stz_len = file.seek(SeekFrom::End(0))?;
         let rows: Vec<Row> = header
@@ -49,14 +52,14 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
                             .sum(),
                     ),
                     mode: Some(match index.tensor(t).map(|r| r.mode) {
-                        Some(1) => "lossy",
+                        Some(MODE_LOSSY) => "lossy",
                         _ => "lossless",
                     }),
+                    lossy: index.tensor(t).and_then(|r| LossyRecord::parse(&r.extras)),
                 }
             })
             .collect();
         print(path, "stz", &header, &rows, Some(stz_len), json);
-        let _ = trailer;
     } else {
         let header = Header::read_from(&mut file)?;
         let rows: Vec<Row> = header
@@ -66,6 +69,7 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
                 info,
                 stored: None,
                 mode: None,
+                lossy: None,
             })
             .collect();
         print(path, "safetensors", &header, &rows, None, json);
@@ -86,7 +90,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, Failure> {
 
 /// Tensor names come from the file: escape control characters so a name
 /// cannot drive the terminal.
-fn printable(name: &str) -> String {
+pub fn printable(name: &str) -> String {
     name.chars()
         .flat_map(|c| {
             if c.is_control() {
@@ -127,7 +131,10 @@ fn print(
                     "shape": r.info.shape,
                     "bytes": r.info.byte_len(),
                     "stored_bytes": r.stored,
+                    "bits_per_weight": r.stored.map(|b| b as f64 * 8.0 / r.info.num_elements().max(1) as f64),
                     "mode": r.mode,
+                    "step": r.lossy.map(|l| l.step),
+                    "snr_db": r.lossy.map(|l| snr_db(l.sig2, l.err2)).filter(|s| s.is_finite()),
                 })
             })
             .collect();
@@ -138,6 +145,7 @@ fn print(
             "stz_bytes": stz_len,
             "float_params": float_params,
             "bits_per_weight": stz_len.map(|s| s as f64 * 8.0 / float_params.max(1) as f64),
+            "snr_db": file_snr(rows).filter(|s| s.is_finite()),
             "metadata": header.metadata(),
             "tensors": tensors,
         });
@@ -156,7 +164,10 @@ fn print(
         "name", "dtype", "shape", "size"
     );
     if stz_len.is_some() {
-        print!("  {:>10}  {:>7}  mode", "stored", "ratio");
+        print!(
+            "  {:>10}  {:>7}  {:>7}  {:8}  {:>9}  {:>8}",
+            "stored", "ratio", "bits/w", "mode", "step", "SNR dB"
+        );
     }
     println!();
     for (r, name) in rows.iter().zip(&names) {
@@ -169,11 +180,22 @@ fn print(
         );
         if let Some(stored) = r.stored {
             let ratio = stored as f64 / r.info.byte_len().max(1) as f64;
+            let bpw = stored as f64 * 8.0 / r.info.num_elements().max(1) as f64;
+            let (step, snr) = match r.lossy {
+                Some(l) => (
+                    format!("{:.3e}", l.step),
+                    format!("{:.2}", snr_db(l.sig2, l.err2)),
+                ),
+                None => ("-".to_string(), "exact".to_string()),
+            };
             print!(
-                "  {:>10}  {:>6.1}%  {}",
+                "  {:>10}  {:>6.1}%  {:>7.3}  {:8}  {:>9}  {:>8}",
                 human(stored),
                 100.0 * ratio,
-                r.mode.unwrap_or("")
+                bpw,
+                r.mode.unwrap_or(""),
+                step,
+                snr
             );
         }
         println!();
@@ -191,6 +213,22 @@ fn print(
             100.0 * s as f64 / header.file_len().max(1) as f64,
             s as f64 * 8.0 / float_params.max(1) as f64
         );
+        match file_snr(rows) {
+            Some(snr) => print!(", lossy, weight SNR {snr:.2} dB"),
+            None => print!(", lossless"),
+        }
     }
     println!();
+}
+
+/// Whole-file weight SNR from the lossy tensors' records.
+fn file_snr(rows: &[Row]) -> Option<f64> {
+    let lossy: Vec<LossyRecord> = rows.iter().filter_map(|r| r.lossy).collect();
+    if lossy.is_empty() {
+        return None;
+    }
+    let (sig2, err2) = lossy
+        .iter()
+        .fold((0.0, 0.0), |(s, e), l| (s + l.sig2, e + l.err2));
+    Some(snr_db(sig2, err2))
 }

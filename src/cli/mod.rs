@@ -7,6 +7,7 @@ mod args;
 mod files;
 mod inspect;
 mod progress;
+mod report;
 
 use std::io::{Read, Write};
 
@@ -14,9 +15,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use stzip::pipeline::{self, Options, Report};
+use stzip::pipeline::{self, Allocation, LossyOptions, Options, Report, Target};
 
-use args::{Cli, Command, CommonArgs};
+use args::{Cli, Command, CommonArgs, LossyArgs};
 use files::{Input, Output};
 
 /// An error and the exit code it maps to.
@@ -58,8 +59,10 @@ pub fn run() -> ExitCode {
         Command::Compress {
             input,
             output,
+            lossy,
+            json,
             common,
-        } => compress(input, output.as_deref(), common),
+        } => compress(input, output.as_deref(), lossy, *json, common),
         Command::Decompress {
             input,
             output,
@@ -88,27 +91,67 @@ fn options(common: &CommonArgs) -> Result<Options, Failure> {
     Ok(opts)
 }
 
-fn compress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<(), Failure> {
+fn compress(
+    input: &str,
+    output: Option<&str>,
+    lossy: &LossyArgs,
+    json: bool,
+    common: &CommonArgs,
+) -> Result<(), Failure> {
     let out_path = match output {
         Some(o) => o.to_string(),
         None if input == "-" => "-".to_string(),
         None => format!("{input}.stz"),
     };
-    run_job(input, &out_path, common, "compressing", |r, w, opts, p| {
-        pipeline::compress(r, w, opts, p)
-    })
-    .map(|(report, secs)| {
-        if !common.quiet {
-            eprintln!(
-                "{input} → {out_path}: {} → {} ({:.1} %, {:.2} bits/weight), lossless, {:.1} s",
-                human(report.raw_bytes),
-                human(report.stz_bytes),
-                100.0 * report.stz_bytes as f64 / report.raw_bytes.max(1) as f64,
-                report.bits_per_weight(),
-                secs
-            );
+    let target = match (lossy.bits_per_weight, lossy.snr) {
+        (Some(b), _) => Some(Target::BitsPerWeight(b)),
+        (None, Some(s)) => Some(Target::Snr(s)),
+        (None, None) => None,
+    };
+    let (report, secs) = match target {
+        None => run_job(input, &out_path, common, "compressing", |r, w, opts, p| {
+            pipeline::compress(r, w, opts, p)
+        })?,
+        Some(target) => {
+            if input == "-" {
+                return Err(Failure::usage(
+                    "lossy compression reads its input twice (statistics, then coding): give a file, not stdin",
+                ));
+            }
+            let lossy = LossyOptions {
+                target,
+                allocation: Allocation::Uniform,
+            };
+            run_job(input, &out_path, common, "compressing", |_, w, opts, p| {
+                let mut open = || {
+                    files::Input::open(input)
+                        .map_err(|f| stzip::Error::Io(std::io::Error::other(f.message)))
+                };
+                pipeline::compress_lossy(&mut open, w, opts, &lossy, p)
+            })?
         }
-    })
+    };
+    if json {
+        println!("{}", report::json(input, &report));
+    }
+    if !common.quiet {
+        if report.snr_db().is_some() {
+            eprint!("{}", report::table(&report));
+        }
+        let mode = match report.snr_db() {
+            Some(snr) => format!("lossy, weight SNR {snr:.2} dB"),
+            None => "lossless".to_string(),
+        };
+        eprintln!(
+            "{input} → {out_path}: {} → {} ({:.1} %, {:.3} bits/weight), {mode}, {:.1} s",
+            human(report.raw_bytes),
+            human(report.stz_bytes),
+            100.0 * report.stz_bytes as f64 / report.raw_bytes.max(1) as f64,
+            report.bits_per_weight(),
+            secs
+        );
+    }
+    Ok(())
 }
 
 fn decompress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<(), Failure> {

@@ -1,6 +1,36 @@
-//! Per-chunk codecs: the entropy coder and the lossless models built on it.
+//! Per-chunk codecs: the entropy coder, the lossless models and the lossy
+//! quantizer built on it.
+//!
+//! A chunk payload starts with its method byte: 0 stored, 1 byte planes,
+//! 2 float fields (lossless), 3 quantized floats (lossy).
 
 pub mod entropy;
+mod fields;
 pub mod lossless;
+pub mod lossy;
 #[cfg(test)]
 mod test_rng;
+
+use crate::error::{Error, Result};
+use crate::safetensors::Dtype;
+
+const METHOD_STORED: u8 = 0;
+const METHOD_PLANES: u8 = 1;
+const METHOD_FLOAT: u8 = 2;
+const METHOD_QUANTIZED: u8 = 3;
+
+/// Decode any chunk payload of a `dtype` tensor into `out`, whose length the
+/// container states.
+pub fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<()> {
+    match payload.first() {
+        Some(&METHOD_QUANTIZED) => {
+            let mut body = payload.get(1..).unwrap_or(&[]);
+            lossy::decode(dtype, &mut body, out)?;
+            if !body.is_empty() {
+                return Err(Error::CodecCorrupt("trailing bytes after the chunk body"));
+            }
+            Ok(())
+        }
+        _ => lossless::decode_chunk(dtype, payload, out),
+    }
+}

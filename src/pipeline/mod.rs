@@ -4,17 +4,19 @@
 //! thread count.
 
 pub mod chunking;
+mod lossy;
 mod parallel;
 
 use std::io::{Read, Write};
 
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-use crate::codec::lossless;
-use crate::container::{ChunkHeader, StzReader, StzWriter, Trailer};
+use crate::codec::{self, lossless};
+use crate::container::{ChunkHeader, StzReader, StzWriter, Trailer, MODE_LOSSY};
 use crate::error::{Error, Result};
 use crate::safetensors::{self, Dtype, Header};
 pub use chunking::{Chunk, DEFAULT_CHUNK_BYTES};
+pub use lossy::{compress_lossy, Allocation, LossyOptions, Target};
 
 /// Chunks allocate and free buffers of several MiB each, and glibc serves
 /// those with fresh `mmap`s: every chunk would pay page faults and zeroing
@@ -74,6 +76,72 @@ pub struct TensorReport {
     pub shape: Vec<u64>,
     pub raw_bytes: u64,
     pub stored_bytes: u64,
+    /// Quantizer step when the tensor was coded lossily.
+    pub step: Option<f64>,
+    /// Σ(w − ŵ)² and Σw² over its finite values (zero when lossless).
+    pub err2: f64,
+    pub sig2: f64,
+}
+
+impl TensorReport {
+    /// Weight SNR in dB (`None` when lossless or all zero).
+    pub fn snr_db(&self) -> Option<f64> {
+        self.step.map(|_| snr_db(self.sig2, self.err2))
+    }
+
+    /// Stored bits per element.
+    pub fn bits_per_weight(&self) -> f64 {
+        let n: u64 = self.shape.iter().product();
+        self.stored_bytes as f64 * 8.0 / n.max(1) as f64
+    }
+}
+
+/// `10·log10(signal / error)`; infinite for a perfect reconstruction.
+pub fn snr_db(sig2: f64, err2: f64) -> f64 {
+    if err2 == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (sig2 / err2).log10()
+    }
+}
+
+/// Per-tensor statistics of a lossy tensor, kept in its index record so
+/// `inspect` can show them: format byte 1, then step, Σ(w−ŵ)², Σw² as f64.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossyRecord {
+    pub step: f64,
+    pub err2: f64,
+    pub sig2: f64,
+}
+
+impl LossyRecord {
+    const VERSION: u8 = 1;
+
+    pub fn to_bytes(self) -> Vec<u8> {
+        let mut out = vec![Self::VERSION];
+        for x in [self.step, self.err2, self.sig2] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out
+    }
+
+    /// `None` for extras this version does not know.
+    pub fn parse(extras: &[u8]) -> Option<LossyRecord> {
+        let (&version, rest) = extras.split_first()?;
+        if version != Self::VERSION || rest.len() != 24 {
+            return None;
+        }
+        let f = |i: usize| {
+            Some(f64::from_le_bytes(
+                rest.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+            ))
+        };
+        Some(LossyRecord {
+            step: f(0)?,
+            err2: f(1)?,
+            sig2: f(2)?,
+        })
+    }
 }
 
 /// Totals of a compression or decompression.
@@ -88,6 +156,18 @@ pub struct Report {
 
 impl Report {
     /// Compressed bits per float parameter, counting every byte of the file.
+    /// Whole-file weight SNR over the float tensors (`None` if lossless).
+    pub fn snr_db(&self) -> Option<f64> {
+        if self.tensors.iter().all(|t| t.step.is_none()) {
+            return None;
+        }
+        let (sig2, err2) = self
+            .tensors
+            .iter()
+            .fold((0.0, 0.0), |(s, e), t| (s + t.sig2, e + t.err2));
+        Some(snr_db(sig2, err2))
+    }
+
     pub fn bits_per_weight(&self) -> f64 {
         if self.float_params == 0 {
             return 0.0;
@@ -114,6 +194,9 @@ impl Report {
                     shape: t.shape.clone(),
                     raw_bytes: t.byte_len(),
                     stored_bytes: 0,
+                    step: None,
+                    err2: 0.0,
+                    sig2: 0.0,
                 })
                 .collect(),
         }
@@ -137,10 +220,15 @@ impl<W: Write> Write for Counted<W> {
     }
 }
 
+/// A coded chunk on its way to the writer.
 struct EncodedChunk {
     chunk: Chunk,
-    checksum: u64,
     payload: Vec<u8>,
+    /// What the decoder will produce (the input itself when lossless).
+    decoded: Vec<u8>,
+    /// Squared error and signal of the chunk's finite values (lossy only).
+    err2: f64,
+    sig2: f64,
 }
 
 /// Compress a safetensors stream into a `.stz` stream (lossless).
@@ -150,9 +238,45 @@ pub fn compress<R: Read, W: Write + Send>(
     opts: &Options,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report> {
-    let (header, mut data) = safetensors::open(input)?;
-    let mut report = Report::new(&header);
-    let plan = chunking::plan(&header, opts.chunk_bytes);
+    let (header, data) = safetensors::open(input)?;
+    let steps = vec![None; header.tensors().len()];
+    encode_file(
+        &header,
+        data,
+        output,
+        opts,
+        progress,
+        steps,
+        &|chunk, dtype, buf| {
+            Ok(EncodedChunk {
+                chunk,
+                payload: lossless::encode_chunk(dtype, chunk.row_len, &buf)?,
+                decoded: buf,
+                err2: 0.0,
+                sig2: 0.0,
+            })
+        },
+    )
+}
+
+type ChunkCoder<'a> = dyn Fn(Chunk, Dtype, Vec<u8>) -> Result<EncodedChunk> + Sync + 'a;
+
+/// Reads every chunk of `data`, codes it with `code` on the worker threads
+/// and writes the container in order.
+fn encode_file<R: Read, W: Write + Send>(
+    header: &Header,
+    mut data: safetensors::DataReader<R>,
+    output: W,
+    opts: &Options,
+    progress: &(dyn Fn(Progress) + Sync),
+    steps: Vec<Option<f64>>,
+    code: &ChunkCoder,
+) -> Result<Report> {
+    let mut report = Report::new(header);
+    for (t, step) in report.tensors.iter_mut().zip(steps) {
+        t.step = step;
+    }
+    let plan = chunking::plan(header, opts.chunk_bytes);
     let mut file_hash = Xxh3::new();
     file_hash.update(header.raw());
     let mut writer = StzWriter::new(
@@ -175,7 +299,6 @@ pub fn compress<R: Read, W: Write + Send>(
             };
             let mut buf = vec![0u8; chunk.len];
             data.read_exact(&mut buf)?;
-            file_hash.update(&buf);
             Ok(Some((chunk, buf)))
         },
         |(chunk, buf): (Chunk, Vec<u8>)| {
@@ -183,20 +306,23 @@ pub fn compress<R: Read, W: Write + Send>(
                 .get(chunk.tensor)
                 .copied()
                 .ok_or(Error::Internal("chunk of no tensor"))?;
-            let payload = lossless::encode_chunk(dtype, chunk.row_len, &buf)?;
-            Ok(EncodedChunk {
-                chunk,
-                checksum: xxh3_64(&buf),
-                payload,
-            })
+            code(chunk, dtype, buf)
         },
         |enc: EncodedChunk| {
             let tensor =
                 u32::try_from(enc.chunk.tensor).map_err(|_| Error::Internal("too many tensors"))?;
+            file_hash.update(&enc.decoded);
             let before = writer.bytes_written();
-            writer.write_chunk(tensor, enc.chunk.len as u64, enc.checksum, &enc.payload)?;
+            writer.write_chunk(
+                tensor,
+                enc.chunk.len as u64,
+                xxh3_64(&enc.decoded),
+                &enc.payload,
+            )?;
             if let Some(t) = tensors.get_mut(enc.chunk.tensor) {
                 t.stored_bytes += writer.bytes_written() - before;
+                t.err2 += enc.err2;
+                t.sig2 += enc.sig2;
             }
             raw_done += enc.chunk.len as u64;
             progress(Progress {
@@ -208,6 +334,21 @@ pub fn compress<R: Read, W: Write + Send>(
         },
     )?;
     data.finish()?;
+    for (i, t) in report.tensors.iter().enumerate() {
+        if let Some(step) = t.step {
+            let tensor = u32::try_from(i).map_err(|_| Error::Internal("too many tensors"))?;
+            writer.set_tensor_record(
+                tensor,
+                MODE_LOSSY,
+                LossyRecord {
+                    step,
+                    err2: t.err2,
+                    sig2: t.sig2,
+                }
+                .to_bytes(),
+            );
+        }
+    }
     let counted = writer.finish(file_hash.digest(), header.file_len())?;
     report.stz_bytes = counted.count;
     progress(Progress {
@@ -319,7 +460,7 @@ pub fn decompress<R: Read, W: Write + Send>(
             let len =
                 usize::try_from(ch.decoded_len).map_err(|_| Error::Internal("chunk too large"))?;
             let mut out = vec![0u8; len];
-            lossless::decode_chunk(dtype, &payload, &mut out)?;
+            codec::decode_chunk(dtype, &payload, &mut out)?;
             ch.verify(&out)?;
             Ok((ch, payload.len(), out))
         },

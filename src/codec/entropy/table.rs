@@ -216,6 +216,33 @@ impl FreqTable {
         Self::from_counts(&counts, prob_bits)
     }
 
+    /// The table for `counts` at whichever of `precisions` minimises its
+    /// serialized size plus the coded size of `counts`; appends the
+    /// serialization to `out` and returns the table and the coded bits.
+    pub fn cheapest(
+        counts: &[u64],
+        precisions: &[u32],
+        out: &mut Vec<u8>,
+    ) -> Result<(FreqTable, f64)> {
+        let mut best: Option<(f64, f64, FreqTable, Vec<u8>)> = None;
+        for &bits in precisions {
+            let Ok(t) = FreqTable::from_counts(counts, bits) else {
+                continue;
+            };
+            let mut bytes = Vec::new();
+            t.write(&mut bytes);
+            let coded = t.cost_bits(counts);
+            let total = coded + 8.0 * bytes.len() as f64;
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, coded, t, bytes));
+            }
+        }
+        let (_, coded, table, bytes) =
+            best.ok_or(Error::BadFreqTable("no precision fits the counts"))?;
+        out.extend_from_slice(&bytes);
+        Ok((table, coded))
+    }
+
     pub fn prob_bits(&self) -> u32 {
         self.prob_bits
     }

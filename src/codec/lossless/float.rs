@@ -45,6 +45,7 @@ use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_with_contexts, get_varint, put_varint, BitReader, BitWriter,
     DecTable, EncTable, FreqTable, RansDecoder,
 };
+use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
 use crate::error::{Error, Result};
 use crate::safetensors::FloatLayout;
 
@@ -346,7 +347,7 @@ fn build_tables(counts: &Counts) -> Result<Tables> {
         t.mask |= 1 << i;
         let wide: Vec<u64> = c.iter().map(|&x| u64::from(x)).collect();
         let mut own = Vec::new();
-        let (table, coded) = cheapest_table(&wide, &mut own)?;
+        let (table, coded) = FreqTable::cheapest(&wide, &PROB_BITS, &mut own)?;
         let mut best = (coded + 8.0 * own.len() as f64, 0u8, table);
         for (k, shape) in builtin_tables(i % FRAC_CONTEXTS).iter().enumerate() {
             let cost = shape.cost_bits(&wide);
@@ -388,29 +389,6 @@ fn builtin_tables(frac: usize) -> &'static [FreqTable] {
             .collect()
     });
     all.get(frac).map_or(&[], Vec::as_slice)
-}
-
-/// The table for `counts` at the precision that minimises table bytes plus
-/// coded bits; its serialization is appended to `out`. Returns the table
-/// and its coded-symbol cost in bits.
-fn cheapest_table(counts: &[u64], out: &mut Vec<u8>) -> Result<(FreqTable, f64)> {
-    let mut best: Option<(f64, f64, FreqTable, Vec<u8>)> = None;
-    for bits in PROB_BITS {
-        let Ok(t) = FreqTable::from_counts(counts, bits) else {
-            continue;
-        };
-        let mut bytes = Vec::new();
-        t.write(&mut bytes);
-        let coded = t.cost_bits(counts);
-        let total = coded + 8.0 * bytes.len() as f64;
-        if best.as_ref().is_none_or(|b| total < b.0) {
-            best = Some((total, coded, t, bytes));
-        }
-    }
-    let (_, coded, table, bytes) =
-        best.ok_or(Error::Internal("no symbol table fits the counts"))?;
-    out.extend_from_slice(&bytes);
-    Ok((table, coded))
 }
 
 fn side_info(sc: &Scales) -> Vec<u8> {
@@ -704,32 +682,4 @@ fn decode_exceptional<F: Bits>(sym: u16, d: u32, bits: &mut BitReader) -> u64 {
     let raw = get_raw(bits, nraw);
     let sign = raw >> (nraw - 1);
     (sign << (F::EXP_BITS + F::MANT_BITS)) | ((raw & low_mask(nraw - 1)) << d)
-}
-
-fn bytes_of_i8(v: &[i8]) -> Vec<u8> {
-    v.iter().map(|&x| x as u8).collect()
-}
-
-fn zigzag(x: i64) -> u64 {
-    ((x << 1) ^ (x >> 63)) as u64
-}
-
-fn unzigzag(x: u64) -> i64 {
-    ((x >> 1) as i64) ^ -((x & 1) as i64)
-}
-
-fn take_byte(input: &mut &[u8]) -> Result<u8> {
-    let (&b, rest) = input.split_first().ok_or(Error::CodecTruncated)?;
-    *input = rest;
-    Ok(b)
-}
-
-fn take_slice<'a>(input: &mut &'a [u8]) -> Result<&'a [u8]> {
-    let len = usize::try_from(get_varint(input)?).map_err(|_| Error::CodecTruncated)?;
-    if len > input.len() {
-        return Err(Error::CodecTruncated);
-    }
-    let (head, rest) = input.split_at(len);
-    *input = rest;
-    Ok(head)
 }

@@ -16,9 +16,7 @@ use crate::codec::entropy::{decode_bytes, encode_bytes};
 use crate::error::{Error, Result};
 use crate::safetensors::Dtype;
 
-const METHOD_STORED: u8 = 0;
-const METHOD_PLANES: u8 = 1;
-const METHOD_FLOAT: u8 = 2;
+use super::{METHOD_FLOAT, METHOD_PLANES, METHOD_STORED};
 
 /// Encode one chunk of `dtype` elements laid out in rows of `row_len`
 /// elements. Returns the payload.
@@ -42,8 +40,9 @@ pub fn encode_chunk(dtype: Dtype, row_len: usize, data: &[u8]) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// Decode a chunk payload into `out`, whose length the container states.
-pub fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<()> {
+/// Decode a lossless chunk payload into `out`, whose length the container
+/// states. (Use [`crate::codec::decode_chunk`], which knows every method.)
+pub(crate) fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<()> {
     let (&method, mut body) = payload.split_first().ok_or(Error::CodecTruncated)?;
     match method {
         METHOD_STORED => {

@@ -1,0 +1,456 @@
+//! Lossy chunk coding: uniform scalar quantization, entropy coded with
+//! contexts that follow the row and column scales.
+//!
+//! A value `w` becomes the integer `k = round(w / step)` (ties to even) and
+//! decodes to `k × step` rounded to the tensor's dtype: one IEEE multiply
+//! and a round, so every platform decodes the same bytes. `|k|` is coded as
+//! a symbol: below 16 directly, above as its bit length (the bits below the
+//! leading one follow raw), with the sign as a raw bit. Non-finite values,
+//! and any `|k| ≥ 2^30`, escape and keep their exact bits.
+//!
+//! The symbol's table is chosen by the expected size of `|k|` at the
+//! value's position, in half octaves: `ctx = clamp(G + r[row] + c[col],
+//! 0, 23)`, where `G` is the chunk's mean `|w|` over the step and `r`, `c`
+//! are each row's and column's offset from it (side information, a signed
+//! byte each). Small chunks price dropping the column and row offsets.
+//!
+//! Body layout (after the method byte): LEB128 row length; the step as an
+//! f64 (8 bytes LE, finite and > 0); flags (bit 0 column offsets, bit 1
+//! row offsets); zigzag LEB128 `G`; row offsets and column offsets as
+//! `encode_bytes` streams of i8 (when flagged); LEB128 context mask and one
+//! serialized table per used context; LEB128-prefixed rANS stream and raw
+//! bit stream. Per value: symbol `s` with the table of its context; `s <
+//! 16`: `|k| = s`; `16 ≤ s < 42`: bit length `b = s - 11`, `|k| = 2^(b-1)
+//! | raw(b-1)`; then a sign bit when `k ≠ 0`; `s = 42`: the element's bits
+//! (`8 × size` raw bits, low 32 first when wider than 32).
+
+pub mod values;
+
+use crate::codec::entropy::{
+    decode_bytes, encode_bytes, encode_with_contexts, get_varint, put_varint, BitReader, BitWriter,
+    DecTable, EncTable, FreqTable, RansDecoder,
+};
+use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
+use crate::error::{Error, Result};
+use crate::safetensors::Dtype;
+
+/// `|k|` below this is its own symbol.
+const DIRECT: u16 = 16;
+/// Bit lengths 5..=30 of larger `|k|` are symbols 16..=41.
+const MIN_CLASS_BITS: u32 = 5;
+const MAX_BITS: u32 = 30;
+const SYM_ESCAPE: u16 = DIRECT + (MAX_BITS - MIN_CLASS_BITS + 1) as u16;
+const ALPHABET: usize = SYM_ESCAPE as usize + 1;
+const CONTEXTS: usize = 24;
+const PROB_BITS: [u32; 4] = [11, 12, 13, 14];
+const MIN_ROWS_FOR_COLUMNS: usize = 8;
+const ALWAYS_FULL_VALUES: usize = 1 << 18;
+const FLAG_COLUMNS: u8 = 1;
+const FLAG_ROWS: u8 = 2;
+
+/// A coded chunk with its reconstruction and error.
+pub struct Encoded {
+    pub payload: Vec<u8>,
+    /// The bytes the decoder will produce.
+    pub decoded: Vec<u8>,
+    /// Σ(w − ŵ)² and Σw² over the finite values.
+    pub err2: f64,
+    pub sig2: f64,
+}
+
+/// `round(2·log2(x))` for finite `x > 0`, from the bits alone (the same on
+/// every platform); very small or zero `x` give a large negative number.
+fn half_octaves(x: f64) -> i64 {
+    if !x.is_finite() || x <= 0.0 {
+        return -4096;
+    }
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let m = f64::from_bits((bits & ((1 << 52) - 1)) | (1023 << 52));
+    // m in [1, 2): 2·log2(m) rounds to 0 below 2^0.25, to 2 from 2^0.75.
+    2 * e + i64::from(m >= std::f64::consts::SQRT_2.sqrt()) + i64::from(m >= 1.681_792_830_507_429)
+}
+
+/// Side information: the scale offsets in half octaves.
+#[derive(Clone)]
+struct Scales {
+    global: i64,
+    row: Vec<i8>,
+    col: Vec<i8>,
+}
+
+impl Scales {
+    fn flags(&self) -> u8 {
+        (if self.col.is_empty() { 0 } else { FLAG_COLUMNS })
+            | (if self.row.is_empty() { 0 } else { FLAG_ROWS })
+    }
+
+    fn side_info(&self) -> Vec<u8> {
+        let mut out = vec![self.flags()];
+        put_varint(&mut out, zigzag(self.global));
+        if !self.row.is_empty() {
+            encode_bytes(&bytes_of_i8(&self.row), &mut out);
+        }
+        if !self.col.is_empty() {
+            encode_bytes(&bytes_of_i8(&self.col), &mut out);
+        }
+        out
+    }
+
+    fn col_offsets(&self, cols: usize) -> Vec<i64> {
+        (0..cols)
+            .map(|j| self.col.get(j).map_or(0, |&c| i64::from(c)))
+            .collect()
+    }
+
+    fn row_base(&self, i: usize) -> i64 {
+        self.global + self.row.get(i).map_or(0, |&r| i64::from(r))
+    }
+}
+
+#[inline(always)]
+fn context(base: i64, c: i64) -> usize {
+    (base + c).clamp(0, CONTEXTS as i64 - 1) as usize
+}
+
+fn analyse(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> Scales {
+    let w = dtype.size();
+    let n = data.len() / w;
+    let rows = n.div_ceil(row_len);
+    let use_cols = rows >= MIN_ROWS_FOR_COLUMNS;
+    let mut col_sum = vec![0f64; if use_cols { row_len } else { 0 }];
+    let mut col_cnt = vec![0u64; col_sum.len()];
+    let mut row_mean = Vec::with_capacity(rows);
+    let (mut total, mut count) = (0f64, 0u64);
+    for row in data.chunks(row_len * w) {
+        let (mut s, mut c) = (0f64, 0u64);
+        for (j, b) in row.chunks_exact(w).enumerate() {
+            let a = values::load(dtype, b).abs();
+            if a.is_finite() {
+                s += a;
+                c += 1;
+                if let (Some(cs), Some(cc)) = (col_sum.get_mut(j), col_cnt.get_mut(j)) {
+                    *cs += a;
+                    *cc += 1;
+                }
+            }
+        }
+        row_mean.push(if c > 0 { s / c as f64 } else { 0.0 });
+        total += s;
+        count += c;
+    }
+    let mean = if count > 0 { total / count as f64 } else { 0.0 };
+    let g = half_octaves(mean);
+    let offset = |x: f64| (half_octaves(x) - g).clamp(-127, 127) as i8;
+    Scales {
+        global: (half_octaves(mean / step)).clamp(-4096, 4096),
+        row: row_mean.iter().map(|&m| offset(m)).collect(),
+        col: col_sum
+            .iter()
+            .zip(&col_cnt)
+            .map(|(&s, &c)| offset(if c > 0 { s / c as f64 } else { 0.0 }))
+            .collect(),
+    }
+}
+
+/// Symbol, raw field and its width for one value; `k` is `None` to escape.
+#[inline(always)]
+fn symbolize(k: Option<i64>, raw: u64, width_bits: u32) -> (u16, u64, u32) {
+    match k {
+        None => (SYM_ESCAPE, raw, width_bits),
+        Some(0) => (0, 0, 0),
+        Some(k) => {
+            let sign = u64::from(k < 0);
+            let a = k.unsigned_abs();
+            if a < u64::from(DIRECT) {
+                (a as u16, sign, 1)
+            } else {
+                let b = 64 - a.leading_zeros();
+                let low = a & ((1 << (b - 1)) - 1);
+                (
+                    DIRECT + (b - MIN_CLASS_BITS) as u16,
+                    low | (sign << (b - 1)),
+                    b,
+                )
+            }
+        }
+    }
+}
+
+/// `k` for a finite value, or `None` when it must escape.
+#[inline(always)]
+fn quantize(w: f64, step: f64) -> Option<i64> {
+    // Adding and removing 1.5·2^52 rounds to an integer, ties to even, in
+    // plain IEEE arithmetic (exact for |r| < 2^51; larger values escape).
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    let r = w / step;
+    (r.abs() < f64::from(1u32 << MAX_BITS)).then_some(((r + MAGIC) - MAGIC) as i64)
+}
+
+fn put_raw(bits: &mut BitWriter, v: u64, n: u32) {
+    if n > 32 {
+        bits.put(v & 0xffff_ffff, 32);
+        bits.put(v >> 32, n - 32);
+    } else {
+        bits.put(v, n);
+    }
+}
+
+fn get_raw(bits: &mut BitReader, n: u32) -> u64 {
+    if n > 32 {
+        let lo = bits.get(32);
+        lo | (bits.get(n - 32) << 32)
+    } else {
+        bits.get(n)
+    }
+}
+
+type Counts = Vec<[u64; ALPHABET]>;
+
+fn count_symbols(dtype: Dtype, data: &[u8], row_len: usize, step: f64, sc: &Scales) -> Counts {
+    let w = dtype.size();
+    let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
+    let cols = sc.col_offsets(row_len);
+    for (i, row) in data.chunks(row_len * w).enumerate() {
+        let base = sc.row_base(i);
+        for (b, &c) in row.chunks_exact(w).zip(&cols) {
+            let (sym, _, _) = symbolize(quantize(values::load(dtype, b), step), 0, 0);
+            if let Some(x) = counts
+                .get_mut(context(base, c))
+                .and_then(|t| t.get_mut(usize::from(sym)))
+            {
+                *x += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// Quick cost of coding `counts` with a table per context: their entropy
+/// plus about 10 bits per used symbol for the table.
+fn estimated_bits(counts: &Counts) -> f64 {
+    counts
+        .iter()
+        .map(|c| {
+            let total: u64 = c.iter().sum();
+            let t = total as f64;
+            c.iter()
+                .filter(|&&x| x > 0)
+                .map(|&x| x as f64 * (t / x as f64).log2() + 10.0)
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+/// Tables for the used contexts: mask, tables, serialization, cost in bits.
+fn build_tables(counts: &Counts) -> Result<(u32, Vec<Option<FreqTable>>, Vec<u8>)> {
+    let (mut mask, mut tables, mut bytes) = (0u32, Vec::new(), Vec::new());
+    for (i, c) in counts.iter().enumerate() {
+        if c.iter().any(|&x| x > 0) {
+            mask |= 1 << i;
+            tables.push(Some(FreqTable::cheapest(c, &PROB_BITS, &mut bytes)?.0));
+        } else {
+            tables.push(None);
+        }
+    }
+    Ok((mask, tables, bytes))
+}
+
+/// Quantize and code one chunk of a float tensor with the given step.
+pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<Encoded> {
+    if !(step.is_finite() && step > 0.0) || dtype.float_layout().is_none() {
+        return Err(Error::Internal(
+            "lossy coding needs a float dtype and a positive step",
+        ));
+    }
+    let w = dtype.size();
+    let n = data.len() / w;
+    let row_len = row_len.clamp(1, n.max(1));
+    let full = analyse(dtype, data, row_len, step);
+    let mut candidates = vec![full.clone()];
+    if n < ALWAYS_FULL_VALUES {
+        if !full.col.is_empty() {
+            candidates.push(Scales {
+                col: Vec::new(),
+                ..full.clone()
+            });
+        }
+        candidates.push(Scales {
+            col: Vec::new(),
+            row: Vec::new(),
+            ..full.clone()
+        });
+    }
+    let mut best: Option<(f64, Scales)> = None;
+    for sc in candidates {
+        let cost = estimated_bits(&count_symbols(dtype, data, row_len, step, &sc))
+            + 8.0 * sc.side_info().len() as f64;
+        if best.as_ref().is_none_or(|b| cost < b.0) {
+            best = Some((cost, sc));
+        }
+    }
+    let sc = best.ok_or(Error::Internal("no lossy model variant"))?.1;
+
+    let (mut syms, mut ctxs) = (vec![0u16; n], vec![0u8; n]);
+    let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
+    let mut bits = BitWriter::with_capacity(n);
+    let mut decoded = vec![0u8; n * w];
+    let (mut err2, mut sig2) = (0f64, 0f64);
+    let cols = sc.col_offsets(row_len);
+    let rows = data
+        .chunks(row_len * w)
+        .zip(decoded.chunks_mut(row_len * w));
+    let outs = syms.chunks_mut(row_len).zip(ctxs.chunks_mut(row_len));
+    for (i, ((row, drow), (srow, crow))) in rows.zip(outs).enumerate() {
+        let base = sc.row_base(i);
+        let elems = row.chunks_exact(w).zip(drow.chunks_exact_mut(w));
+        for (((b, ob), &c), (s, cx)) in elems.zip(&cols).zip(srow.iter_mut().zip(crow.iter_mut())) {
+            let x = values::load(dtype, b);
+            let k = quantize(x, step);
+            let raw = values::raw_bits(b);
+            let (sym, field, nbits) = symbolize(k, raw, 8 * w as u32);
+            let ctx = context(base, c);
+            *s = sym;
+            *cx = ctx as u8;
+            if let Some(t) = counts
+                .get_mut(ctx)
+                .and_then(|t| t.get_mut(usize::from(sym)))
+            {
+                *t += 1;
+            }
+            put_raw(&mut bits, field, nbits);
+            let out_bits = match k {
+                Some(k) => values::round_to(dtype, k as f64 * step),
+                None => raw,
+            };
+            values::store_bits(out_bits, ob);
+            if x.is_finite() {
+                let e = x - values::load(dtype, ob);
+                err2 += e * e;
+                sig2 += x * x;
+            }
+        }
+    }
+    let (mask, tables, table_bytes) = build_tables(&counts)?;
+    let enc: Vec<EncTable> = tables
+        .iter()
+        .map(|t| t.as_ref().map_or_else(EncTable::empty, EncTable::new))
+        .collect();
+    let rans = encode_with_contexts(&enc, &ctxs, &syms)?;
+    let raw = bits.finish();
+
+    let mut payload = Vec::with_capacity(rans.len() + raw.len() + table_bytes.len() + 64);
+    payload.push(super::METHOD_QUANTIZED);
+    put_varint(&mut payload, row_len as u64);
+    payload.extend_from_slice(&step.to_le_bytes());
+    payload.extend_from_slice(&sc.side_info());
+    put_varint(&mut payload, u64::from(mask));
+    payload.extend_from_slice(&table_bytes);
+    put_varint(&mut payload, rans.len() as u64);
+    payload.extend_from_slice(&rans);
+    put_varint(&mut payload, raw.len() as u64);
+    payload.extend_from_slice(&raw);
+    Ok(Encoded {
+        payload,
+        decoded,
+        err2,
+        sig2,
+    })
+}
+
+/// Decode a body written by [`encode`] (after its method byte) into `out`.
+pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+    if dtype.float_layout().is_none() {
+        return Err(Error::CodecCorrupt("quantized chunk of a non-float tensor"));
+    }
+    let w = dtype.size();
+    if out.len() % w != 0 {
+        return Err(Error::CodecCorrupt(
+            "output length is not a whole number of elements",
+        ));
+    }
+    let n = out.len() / w;
+    let row_len = usize::try_from(get_varint(input)?)
+        .ok()
+        .filter(|&r| r >= 1 && r <= n.max(1))
+        .ok_or(Error::CodecCorrupt(
+            "row length is zero or beyond the chunk",
+        ))?;
+    let rows = n.div_ceil(row_len);
+    let step_bytes = input.get(..8).ok_or(Error::CodecTruncated)?;
+    let step = f64::from_le_bytes(step_bytes.try_into().map_err(|_| Error::CodecTruncated)?);
+    *input = input.get(8..).unwrap_or(&[]);
+    if !(step.is_finite() && step > 0.0) {
+        return Err(Error::CodecCorrupt(
+            "quantizer step is not a positive number",
+        ));
+    }
+    let flags = take_byte(input)?;
+    if flags & !(FLAG_COLUMNS | FLAG_ROWS) != 0 {
+        return Err(Error::CodecCorrupt("unknown quantized-chunk flags"));
+    }
+    let global = unzigzag(get_varint(input)?);
+    if global.unsigned_abs() > 4096 {
+        return Err(Error::CodecCorrupt("chunk scale out of range"));
+    }
+    let mut sc = Scales {
+        global,
+        row: Vec::new(),
+        col: Vec::new(),
+    };
+    if flags & FLAG_ROWS != 0 {
+        let mut row = vec![0u8; rows];
+        decode_bytes(input, &mut row)?;
+        sc.row = row.into_iter().map(|b| b as i8).collect();
+    }
+    if flags & FLAG_COLUMNS != 0 {
+        let mut col = vec![0u8; row_len];
+        decode_bytes(input, &mut col)?;
+        sc.col = col.into_iter().map(|b| b as i8).collect();
+    }
+    let mask = get_varint(input)?;
+    if mask >> CONTEXTS != 0 {
+        return Err(Error::CodecCorrupt("context mask names unknown contexts"));
+    }
+    let fallback = DecTable::new(&FreqTable::uniform(ALPHABET, 10)?);
+    let mut tables = Vec::with_capacity(CONTEXTS);
+    for i in 0..CONTEXTS {
+        if mask >> i & 1 == 1 {
+            let t = FreqTable::read(input)?;
+            if t.alphabet_size() > ALPHABET {
+                return Err(Error::CodecCorrupt("symbol table larger than the alphabet"));
+            }
+            tables.push(DecTable::new(&t));
+        } else {
+            tables.push(fallback.clone());
+        }
+    }
+    let mut dec = RansDecoder::new(take_slice(input)?)?;
+    let mut bits = BitReader::new(take_slice(input)?);
+    let cols = sc.col_offsets(row_len);
+    let width = 8 * w as u32;
+    for (i, orow) in out.chunks_mut(row_len * w).enumerate() {
+        let base = sc.row_base(i);
+        for (ob, &c) in orow.chunks_exact_mut(w).zip(&cols) {
+            let table = tables.get(context(base, c)).unwrap_or(&fallback);
+            let sym = dec.get(table);
+            let value = if sym == SYM_ESCAPE {
+                get_raw(&mut bits, width)
+            } else {
+                let a = if sym < DIRECT {
+                    u64::from(sym)
+                } else {
+                    let b = u32::from(sym - DIRECT) + MIN_CLASS_BITS;
+                    (1 << (b - 1)) | bits.get(b - 1)
+                };
+                let negative = a != 0 && bits.get(1) == 1;
+                let k = if negative { -(a as f64) } else { a as f64 };
+                values::round_to(dtype, k * step)
+            };
+            values::store_bits(value, ob);
+        }
+    }
+    dec.finish()?;
+    bits.finish_exact()?;
+    Ok(())
+}
