@@ -207,19 +207,33 @@ fn get_raw(bits: &mut BitReader, n: u32) -> u64 {
 
 type Counts = Vec<[u64; ALPHABET]>;
 
-fn count_symbols(dtype: Dtype, data: &[u8], row_len: usize, step: f64, sc: &Scales) -> Counts {
+/// Symbol counts per context under each candidate's contexts, in one pass
+/// (the symbols are the same; only the contexts differ).
+fn count_symbols(
+    dtype: Dtype,
+    data: &[u8],
+    row_len: usize,
+    step: f64,
+    candidates: &[Scales],
+) -> Vec<Counts> {
     let w = dtype.size();
-    let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
-    let cols = sc.col_offsets(row_len);
+    let mut counts = vec![vec![[0u64; ALPHABET]; CONTEXTS]; candidates.len()];
+    let cols: Vec<Vec<i64>> = candidates
+        .iter()
+        .map(|sc| sc.col_offsets(row_len))
+        .collect();
+    let mut bases = vec![0i64; candidates.len()];
     for (i, row) in data.chunks(row_len * w).enumerate() {
-        let base = sc.row_base(i);
-        for (b, &c) in row.chunks_exact(w).zip(&cols) {
-            let (sym, _, _) = symbolize(quantize(values::load(dtype, b), step), 0, 0);
-            if let Some(x) = counts
-                .get_mut(context(base, c))
-                .and_then(|t| t.get_mut(usize::from(sym)))
-            {
-                *x += 1;
+        for (b, sc) in bases.iter_mut().zip(candidates) {
+            *b = sc.row_base(i);
+        }
+        for (j, e) in row.chunks_exact(w).enumerate() {
+            let (sym, _, _) = symbolize(quantize(values::load(dtype, e), step), 0, 0);
+            for ((c, &base), col) in counts.iter_mut().zip(&bases).zip(&cols) {
+                let ctx = context(base, col.get(j).copied().unwrap_or(0));
+                if let Some(x) = c.get_mut(ctx).and_then(|t| t.get_mut(usize::from(sym))) {
+                    *x += 1;
+                }
             }
         }
     }
@@ -256,16 +270,17 @@ fn build_tables(counts: &Counts) -> Result<(u32, Vec<Option<FreqTable>>, Vec<u8>
     Ok((mask, tables, bytes))
 }
 
-/// Quantize and code one chunk of a float tensor with the given step.
-pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<Encoded> {
-    if !(step.is_finite() && step > 0.0) || dtype.float_layout().is_none() {
-        return Err(Error::Internal(
-            "lossy coding needs a float dtype and a positive step",
-        ));
-    }
-    let w = dtype.size();
-    let n = data.len() / w;
-    let row_len = row_len.clamp(1, n.max(1));
+/// The side information variant (all offsets, rows only, none) that codes
+/// the chunk in the fewest estimated bits, and that estimate.
+/// With `need_cost` false a lone candidate is returned without its cost.
+fn choose_scales(
+    dtype: Dtype,
+    data: &[u8],
+    row_len: usize,
+    step: f64,
+    need_cost: bool,
+) -> Result<(Scales, f64)> {
+    let n = data.len() / dtype.size();
     let full = analyse(dtype, data, row_len, step);
     let mut candidates = vec![full.clone()];
     if n < ALWAYS_FULL_VALUES {
@@ -281,15 +296,59 @@ pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<En
             ..full.clone()
         });
     }
+    if candidates.len() == 1 && !need_cost {
+        return Ok((full, 0.0));
+    }
+    let counts = count_symbols(dtype, data, row_len, step, &candidates);
     let mut best: Option<(f64, Scales)> = None;
-    for sc in candidates {
-        let cost = estimated_bits(&count_symbols(dtype, data, row_len, step, &sc))
-            + 8.0 * sc.side_info().len() as f64;
+    for (sc, c) in candidates.into_iter().zip(&counts) {
+        let cost = estimated_bits(c) + 8.0 * sc.side_info().len() as f64;
         if best.as_ref().is_none_or(|b| cost < b.0) {
             best = Some((cost, sc));
         }
     }
-    let sc = best.ok_or(Error::Internal("no lossy model variant"))?.1;
+    best.map(|(cost, sc)| (sc, cost))
+        .ok_or(Error::Internal("no lossy model variant"))
+}
+
+/// Estimated coded bits of a chunk at `step` and its squared error, without
+/// producing the stream: what rate control needs, at a fraction of the cost.
+pub fn estimate(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<(f64, f64)> {
+    if !(step.is_finite() && step > 0.0) || dtype.float_layout().is_none() {
+        return Err(Error::Internal(
+            "lossy coding needs a float dtype and a positive step",
+        ));
+    }
+    let w = dtype.size();
+    let row_len = row_len.clamp(1, (data.len() / w).max(1));
+    let (_, symbol_bits) = choose_scales(dtype, data, row_len, step, true)?;
+    let (mut raw_bits, mut err2) = (0u64, 0f64);
+    for b in data.chunks_exact(w) {
+        let x = values::load(dtype, b);
+        let k = quantize(x, step);
+        raw_bits += u64::from(symbolize(k, 0, 8 * w as u32).2);
+        if let Some(k) = k {
+            let e = x - values::load(
+                dtype,
+                &values::round_to(dtype, k as f64 * step).to_le_bytes(),
+            );
+            err2 += e * e;
+        }
+    }
+    Ok((symbol_bits + raw_bits as f64 + 8.0 * 24.0, err2))
+}
+
+/// Quantize and code one chunk of a float tensor with the given step.
+pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<Encoded> {
+    if !(step.is_finite() && step > 0.0) || dtype.float_layout().is_none() {
+        return Err(Error::Internal(
+            "lossy coding needs a float dtype and a positive step",
+        ));
+    }
+    let w = dtype.size();
+    let n = data.len() / w;
+    let row_len = row_len.clamp(1, n.max(1));
+    let (sc, _) = choose_scales(dtype, data, row_len, step, false)?;
 
     let (mut syms, mut ctxs) = (vec![0u16; n], vec![0u8; n]);
     let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
