@@ -53,7 +53,7 @@ struct Sample {
 /// What the statistics pass learned.
 struct Stats {
     samples: Vec<Sample>,
-    /// Σw² and count over the finite float values.
+    /// Σw² over the finite float values, and the number of float elements.
     sig2: f64,
     float_params: u64,
     /// Bits of everything that is not a quantized float: lossless tensors

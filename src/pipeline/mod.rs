@@ -155,7 +155,6 @@ pub struct Report {
 }
 
 impl Report {
-    /// Compressed bits per float parameter, counting every byte of the file.
     /// Whole-file weight SNR over the float tensors (`None` if lossless).
     pub fn snr_db(&self) -> Option<f64> {
         if self.tensors.iter().all(|t| t.step.is_none()) {
@@ -168,6 +167,7 @@ impl Report {
         Some(snr_db(sig2, err2))
     }
 
+    /// Compressed bits per float parameter, counting every byte of the file.
     pub fn bits_per_weight(&self) -> f64 {
         if self.float_params == 0 {
             return 0.0;

@@ -184,7 +184,8 @@ fn quantize(w: f64, step: f64) -> Option<i64> {
     // plain IEEE arithmetic (exact for |r| < 2^51; larger values escape).
     const MAGIC: f64 = 6_755_399_441_055_744.0;
     let r = w / step;
-    (r.abs() < f64::from(1u32 << MAX_BITS)).then_some(((r + MAGIC) - MAGIC) as i64)
+    let k = (r + MAGIC) - MAGIC;
+    (r.abs() < MAGIC && k.abs() < f64::from(1u32 << MAX_BITS)).then_some(k as i64)
 }
 
 fn put_raw(bits: &mut BitWriter, v: u64, n: u32) {
@@ -256,7 +257,7 @@ fn estimated_bits(counts: &Counts) -> f64 {
         .sum()
 }
 
-/// Tables for the used contexts: mask, tables, serialization, cost in bits.
+/// Tables for the used contexts: mask, tables and their serialization.
 fn build_tables(counts: &Counts) -> Result<(u32, Vec<Option<FreqTable>>, Vec<u8>)> {
     let (mut mask, mut tables, mut bytes) = (0u32, Vec::new(), Vec::new());
     for (i, c) in counts.iter().enumerate() {
@@ -512,4 +513,28 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     dec.finish()?;
     bits.finish_exact()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_that_round_up_to_2_pow_30_escape() {
+        // |w/step| just below 2^30 rounds to 2^30, which has no symbol.
+        assert_eq!(quantize(1_073_741_823.75, 1.0), None);
+        assert_eq!(quantize(1_073_741_823.25, 1.0), Some(1_073_741_823));
+        assert_eq!(quantize(-2.5, 1.0), Some(-2));
+        assert_eq!(quantize(f64::NAN, 1.0), None);
+        assert_eq!(quantize(f64::INFINITY, 1.0), None);
+        let data: Vec<u8> = [1_073_741_823.75f64, 3.0, -1e300, 0.5]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let enc = encode(Dtype::F64, 4, &data, 1.0).unwrap();
+        let mut out = vec![0u8; data.len()];
+        crate::codec::decode_chunk(Dtype::F64, &enc.payload, &mut out).unwrap();
+        assert_eq!(out, enc.decoded);
+        assert_eq!(&out[..8], &data[..8], "escaped values keep their bits");
+    }
 }
