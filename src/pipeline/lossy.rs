@@ -36,10 +36,10 @@ pub struct LossyOptions {
 
 /// At most this many bytes of rows are kept to evaluate candidate steps;
 /// larger files are subsampled by whole rows.
-const SAMPLE_BYTES: u64 = 8 << 20;
+const SAMPLE_BYTES: u64 = 4 << 20;
 /// Bisection steps on log2(step) within a 2-octave bracket: 2^-11 of an
 /// octave, below the sampling noise.
-const BISECTIONS: usize = 12;
+const BISECTIONS: usize = 11;
 
 /// Rows of one chunk kept for rate control, standing for `weight` times
 /// their size.
@@ -214,8 +214,8 @@ fn evaluate(stats: &Stats, step: f64, opts: &Options) -> Result<(f64, f64)> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(s) = stats.samples.get(i) else { break };
-                        let (b, e) = lossy::estimate(s.dtype, s.row_len, &s.data, step)?;
-                        bits += b * s.weight;
+                        let (scaled, once, e) = lossy::estimate(s.dtype, s.row_len, &s.data, step)?;
+                        bits += scaled * s.weight + once;
                         err2 += e * s.weight;
                     }
                     Ok((bits, err2))

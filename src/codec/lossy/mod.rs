@@ -24,6 +24,7 @@
 //! | raw(b-1)`; then a sign bit when `k ≠ 0`; `s = 42`: the element's bits
 //! (`8 × size` raw bits, low 32 first when wider than 32).
 
+mod trellis;
 pub mod values;
 
 use crate::codec::entropy::{
@@ -41,12 +42,16 @@ const MIN_CLASS_BITS: u32 = 5;
 const MAX_BITS: u32 = 30;
 const SYM_ESCAPE: u16 = DIRECT + (MAX_BITS - MIN_CLASS_BITS + 1) as u16;
 const ALPHABET: usize = SYM_ESCAPE as usize + 1;
-const CONTEXTS: usize = 24;
+/// Scale contexts; with dependent quantization each splits by quantizer.
+const SCALE_CONTEXTS: usize = 24;
+const CONTEXTS: usize = 2 * SCALE_CONTEXTS;
 const PROB_BITS: [u32; 4] = [11, 12, 13, 14];
 const MIN_ROWS_FOR_COLUMNS: usize = 8;
 const ALWAYS_FULL_VALUES: usize = 1 << 18;
 const FLAG_COLUMNS: u8 = 1;
 const FLAG_ROWS: u8 = 2;
+/// Indices are dependent-quantization indices (see [`trellis`]).
+const FLAG_DEPENDENT: u8 = 4;
 
 /// A coded chunk with its reconstruction and error.
 pub struct Encoded {
@@ -110,7 +115,13 @@ impl Scales {
 
 #[inline(always)]
 fn context(base: i64, c: i64) -> usize {
-    (base + c).clamp(0, CONTEXTS as i64 - 1) as usize
+    (base + c).clamp(0, SCALE_CONTEXTS as i64 - 1) as usize
+}
+
+/// Context of a dependent-quantization index: scale, then quantizer.
+#[inline(always)]
+fn dq_context(base: i64, c: i64, q: u8) -> usize {
+    2 * context(base, c) + usize::from(q & 1)
 }
 
 fn analyse(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> Scales {
@@ -177,17 +188,6 @@ fn symbolize(k: Option<i64>, raw: u64, width_bits: u32) -> (u16, u64, u32) {
     }
 }
 
-/// `k` for a finite value, or `None` when it must escape.
-#[inline(always)]
-fn quantize(w: f64, step: f64) -> Option<i64> {
-    // Adding and removing 1.5·2^52 rounds to an integer, ties to even, in
-    // plain IEEE arithmetic (exact for |r| < 2^51; larger values escape).
-    const MAGIC: f64 = 6_755_399_441_055_744.0;
-    let r = w / step;
-    let k = (r + MAGIC) - MAGIC;
-    (r.abs() < MAGIC && k.abs() < f64::from(1u32 << MAX_BITS)).then_some(k as i64)
-}
-
 fn put_raw(bits: &mut BitWriter, v: u64, n: u32) {
     if n > 32 {
         bits.put(v & 0xffff_ffff, 32);
@@ -211,27 +211,25 @@ type Counts = Vec<[u64; ALPHABET]>;
 /// Symbol counts per context under each candidate's contexts, in one pass
 /// (the symbols are the same; only the contexts differ).
 fn count_symbols(
-    dtype: Dtype,
-    data: &[u8],
+    ks: &[Option<i64>],
+    qs: &[u8],
     row_len: usize,
-    step: f64,
     candidates: &[Scales],
 ) -> Vec<Counts> {
-    let w = dtype.size();
     let mut counts = vec![vec![[0u64; ALPHABET]; CONTEXTS]; candidates.len()];
     let cols: Vec<Vec<i64>> = candidates
         .iter()
         .map(|sc| sc.col_offsets(row_len))
         .collect();
     let mut bases = vec![0i64; candidates.len()];
-    for (i, row) in data.chunks(row_len * w).enumerate() {
+    for (i, (krow, qrow)) in ks.chunks(row_len).zip(qs.chunks(row_len)).enumerate() {
         for (b, sc) in bases.iter_mut().zip(candidates) {
             *b = sc.row_base(i);
         }
-        for (j, e) in row.chunks_exact(w).enumerate() {
-            let (sym, _, _) = symbolize(quantize(values::load(dtype, e), step), 0, 0);
+        for (j, (&k, &q)) in krow.iter().zip(qrow).enumerate() {
+            let (sym, _, _) = symbolize(k, 0, 0);
             for ((c, &base), col) in counts.iter_mut().zip(&bases).zip(&cols) {
-                let ctx = context(base, col.get(j).copied().unwrap_or(0));
+                let ctx = dq_context(base, col.get(j).copied().unwrap_or(0), q);
                 if let Some(x) = c.get_mut(ctx).and_then(|t| t.get_mut(usize::from(sym))) {
                     *x += 1;
                 }
@@ -241,25 +239,23 @@ fn count_symbols(
     counts
 }
 
-/// Quick cost of coding `counts` with a table per context: their entropy
-/// plus about 10 bits per used symbol for the table.
-fn estimated_bits(counts: &Counts) -> f64 {
-    counts
-        .iter()
-        .map(|c| {
-            let total: u64 = c.iter().sum();
-            let t = total as f64;
-            c.iter()
-                .filter(|&&x| x > 0)
-                .map(|&x| x as f64 * (t / x as f64).log2() + 10.0)
-                .sum::<f64>()
-        })
-        .sum()
+/// Quick cost of coding `counts` with a table per context: their entropy,
+/// and about 10 bits per used symbol for the tables.
+fn estimated_bits(counts: &Counts) -> (f64, f64) {
+    let (mut entropy, mut tables) = (0.0, 0.0);
+    for c in counts {
+        let t = c.iter().sum::<u64>() as f64;
+        for &x in c.iter().filter(|&&x| x > 0) {
+            entropy += x as f64 * (t / x as f64).log2();
+            tables += 10.0;
+        }
+    }
+    (entropy, tables)
 }
 
 /// Tables for the used contexts: mask, tables and their serialization.
-fn build_tables(counts: &Counts) -> Result<(u32, Vec<Option<FreqTable>>, Vec<u8>)> {
-    let (mut mask, mut tables, mut bytes) = (0u32, Vec::new(), Vec::new());
+fn build_tables(counts: &Counts) -> Result<(u64, Vec<Option<FreqTable>>, Vec<u8>)> {
+    let (mut mask, mut tables, mut bytes) = (0u64, Vec::new(), Vec::new());
     for (i, c) in counts.iter().enumerate() {
         if c.iter().any(|&x| x > 0) {
             mask |= 1 << i;
@@ -271,16 +267,26 @@ fn build_tables(counts: &Counts) -> Result<(u32, Vec<Option<FreqTable>>, Vec<u8>
     Ok((mask, tables, bytes))
 }
 
+/// Estimated size of a chunk's coded symbols: the part that grows with the
+/// number of values, and the part paid once (tables, side information).
+pub struct Cost {
+    pub entropy: f64,
+    pub fixed: f64,
+}
+
 /// The side information variant (all offsets, rows only, none) that codes
 /// the chunk in the fewest estimated bits, and that estimate.
 /// With `need_cost` false a lone candidate is returned without its cost.
+#[allow(clippy::too_many_arguments)]
 fn choose_scales(
     dtype: Dtype,
     data: &[u8],
     row_len: usize,
     step: f64,
+    ks: &[Option<i64>],
+    qs: &[u8],
     need_cost: bool,
-) -> Result<(Scales, f64)> {
+) -> Result<(Scales, Cost)> {
     let n = data.len() / dtype.size();
     let full = analyse(dtype, data, row_len, step);
     let mut candidates = vec![full.clone()];
@@ -298,23 +304,39 @@ fn choose_scales(
         });
     }
     if candidates.len() == 1 && !need_cost {
-        return Ok((full, 0.0));
+        return Ok((
+            full,
+            Cost {
+                entropy: 0.0,
+                fixed: 0.0,
+            },
+        ));
     }
-    let counts = count_symbols(dtype, data, row_len, step, &candidates);
-    let mut best: Option<(f64, Scales)> = None;
+    let counts = count_symbols(ks, qs, row_len, &candidates);
+    let mut best: Option<(f64, Scales, f64)> = None;
     for (sc, c) in candidates.into_iter().zip(&counts) {
-        let cost = estimated_bits(c) + 8.0 * sc.side_info().len() as f64;
+        let (entropy, tables) = estimated_bits(c);
+        let cost = entropy + tables + 8.0 * sc.side_info().len() as f64;
         if best.as_ref().is_none_or(|b| cost < b.0) {
-            best = Some((cost, sc));
+            best = Some((cost, sc, entropy));
         }
     }
-    best.map(|(cost, sc)| (sc, cost))
-        .ok_or(Error::Internal("no lossy model variant"))
+    best.map(|(cost, sc, entropy)| {
+        (
+            sc,
+            Cost {
+                entropy,
+                fixed: cost - entropy,
+            },
+        )
+    })
+    .ok_or(Error::Internal("no lossy model variant"))
 }
 
-/// Estimated coded bits of a chunk at `step` and its squared error, without
+/// Estimated coded bits of a chunk at `step` — the part proportional to its
+/// values and the part paid once per chunk — and its squared error, without
 /// producing the stream: what rate control needs, at a fraction of the cost.
-pub fn estimate(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<(f64, f64)> {
+pub fn estimate(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<(f64, f64, f64)> {
     if !(step.is_finite() && step > 0.0) || dtype.float_layout().is_none() {
         return Err(Error::Internal(
             "lossy coding needs a float dtype and a positive step",
@@ -322,21 +344,23 @@ pub fn estimate(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     }
     let w = dtype.size();
     let row_len = row_len.clamp(1, (data.len() / w).max(1));
-    let (_, symbol_bits) = choose_scales(dtype, data, row_len, step, true)?;
+    let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
+    let (_, cost) = choose_scales(dtype, data, row_len, step, &ks, &qs, true)?;
     let (mut raw_bits, mut err2) = (0u64, 0f64);
-    for b in data.chunks_exact(w) {
-        let x = values::load(dtype, b);
-        let k = quantize(x, step);
+    for ((b, &k), &q) in data.chunks_exact(w).zip(&ks).zip(&qs) {
         raw_bits += u64::from(symbolize(k, 0, 8 * w as u32).2);
         if let Some(k) = k {
-            let e = x - values::load(
-                dtype,
-                &values::round_to(dtype, k as f64 * step).to_le_bytes(),
-            );
+            let x = values::load(dtype, b);
+            let y = values::round_to(dtype, trellis::level(k, q) * step);
+            let e = x - values::load(dtype, &y.to_le_bytes());
             err2 += e * e;
         }
     }
-    Ok((symbol_bits + raw_bits as f64 + 8.0 * 24.0, err2))
+    Ok((
+        cost.entropy + raw_bits as f64,
+        cost.fixed + 8.0 * 24.0,
+        err2,
+    ))
 }
 
 /// Quantize and code one chunk of a float tensor with the given step.
@@ -349,7 +373,8 @@ pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<En
     let w = dtype.size();
     let n = data.len() / w;
     let row_len = row_len.clamp(1, n.max(1));
-    let (sc, _) = choose_scales(dtype, data, row_len, step, false)?;
+    let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
+    let (sc, _) = choose_scales(dtype, data, row_len, step, &ks, &qs, false)?;
 
     let (mut syms, mut ctxs) = (vec![0u16; n], vec![0u8; n]);
     let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
@@ -361,15 +386,19 @@ pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<En
         .chunks(row_len * w)
         .zip(decoded.chunks_mut(row_len * w));
     let outs = syms.chunks_mut(row_len).zip(ctxs.chunks_mut(row_len));
-    for (i, ((row, drow), (srow, crow))) in rows.zip(outs).enumerate() {
+    let quant = ks.chunks(row_len).zip(qs.chunks(row_len));
+    for (i, (((row, drow), (srow, crow)), (krow, qrow))) in rows.zip(outs).zip(quant).enumerate() {
         let base = sc.row_base(i);
         let elems = row.chunks_exact(w).zip(drow.chunks_exact_mut(w));
-        for (((b, ob), &c), (s, cx)) in elems.zip(&cols).zip(srow.iter_mut().zip(crow.iter_mut())) {
+        let codes = srow
+            .iter_mut()
+            .zip(crow.iter_mut())
+            .zip(krow.iter().zip(qrow));
+        for (((b, ob), &c), ((s, cx), (&k, &q))) in elems.zip(&cols).zip(codes) {
             let x = values::load(dtype, b);
-            let k = quantize(x, step);
             let raw = values::raw_bits(b);
             let (sym, field, nbits) = symbolize(k, raw, 8 * w as u32);
-            let ctx = context(base, c);
+            let ctx = dq_context(base, c, q);
             *s = sym;
             *cx = ctx as u8;
             if let Some(t) = counts
@@ -380,7 +409,7 @@ pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<En
             }
             put_raw(&mut bits, field, nbits);
             let out_bits = match k {
-                Some(k) => values::round_to(dtype, k as f64 * step),
+                Some(k) => values::round_to(dtype, trellis::level(k, q) * step),
                 None => raw,
             };
             values::store_bits(out_bits, ob);
@@ -403,8 +432,12 @@ pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<En
     payload.push(super::METHOD_QUANTIZED);
     put_varint(&mut payload, row_len as u64);
     payload.extend_from_slice(&step.to_le_bytes());
-    payload.extend_from_slice(&sc.side_info());
-    put_varint(&mut payload, u64::from(mask));
+    let mut side = sc.side_info();
+    if let Some(flags) = side.first_mut() {
+        *flags |= FLAG_DEPENDENT;
+    }
+    payload.extend_from_slice(&side);
+    put_varint(&mut payload, mask);
     payload.extend_from_slice(&table_bytes);
     put_varint(&mut payload, rans.len() as u64);
     payload.extend_from_slice(&rans);
@@ -446,7 +479,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         ));
     }
     let flags = take_byte(input)?;
-    if flags & !(FLAG_COLUMNS | FLAG_ROWS) != 0 {
+    if flags & !(FLAG_COLUMNS | FLAG_ROWS | FLAG_DEPENDENT) != 0 {
         return Err(Error::CodecCorrupt("unknown quantized-chunk flags"));
     }
     let global = unzigzag(get_varint(input)?);
@@ -468,13 +501,15 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         decode_bytes(input, &mut col)?;
         sc.col = col.into_iter().map(|b| b as i8).collect();
     }
+    let dependent = flags & FLAG_DEPENDENT != 0;
+    let contexts = if dependent { CONTEXTS } else { SCALE_CONTEXTS };
     let mask = get_varint(input)?;
-    if mask >> CONTEXTS != 0 {
+    if mask >> contexts != 0 {
         return Err(Error::CodecCorrupt("context mask names unknown contexts"));
     }
     let fallback = DecTable::new(&FreqTable::uniform(ALPHABET, 10)?);
-    let mut tables = Vec::with_capacity(CONTEXTS);
-    for i in 0..CONTEXTS {
+    let mut tables = Vec::with_capacity(contexts);
+    for i in 0..contexts {
         if mask >> i & 1 == 1 {
             let t = FreqTable::read(input)?;
             if t.alphabet_size() > ALPHABET {
@@ -489,10 +524,17 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     let mut bits = BitReader::new(take_slice(input)?);
     let cols = sc.col_offsets(row_len);
     let width = 8 * w as u32;
+    let mut state = 0u8;
     for (i, orow) in out.chunks_mut(row_len * w).enumerate() {
         let base = sc.row_base(i);
         for (ob, &c) in orow.chunks_exact_mut(w).zip(&cols) {
-            let table = tables.get(context(base, c)).unwrap_or(&fallback);
+            let q = trellis::quantizer(state);
+            let ctx = if dependent {
+                dq_context(base, c, q)
+            } else {
+                context(base, c)
+            };
+            let table = tables.get(ctx).unwrap_or(&fallback);
             let sym = dec.get(table);
             let value = if sym == SYM_ESCAPE {
                 get_raw(&mut bits, width)
@@ -504,8 +546,13 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
                     (1 << (b - 1)) | bits.get(b - 1)
                 };
                 let negative = a != 0 && bits.get(1) == 1;
-                let k = if negative { -(a as f64) } else { a as f64 };
-                values::round_to(dtype, k * step)
+                let k = if negative { -(a as i64) } else { a as i64 };
+                if dependent {
+                    state = trellis::NEXT[usize::from(state & 3)][(k & 1) as usize];
+                    values::round_to(dtype, trellis::level(k, q) * step)
+                } else {
+                    values::round_to(dtype, k as f64 * step)
+                }
             };
             values::store_bits(value, ob);
         }
@@ -520,13 +567,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn indices_that_round_up_to_2_pow_30_escape() {
-        // |w/step| just below 2^30 rounds to 2^30, which has no symbol.
-        assert_eq!(quantize(1_073_741_823.75, 1.0), None);
-        assert_eq!(quantize(1_073_741_823.25, 1.0), Some(1_073_741_823));
-        assert_eq!(quantize(-2.5, 1.0), Some(-2));
-        assert_eq!(quantize(f64::NAN, 1.0), None);
-        assert_eq!(quantize(f64::INFINITY, 1.0), None);
+    fn huge_and_non_finite_values_escape_with_their_bits() {
         let data: Vec<u8> = [1_073_741_823.75f64, 3.0, -1e300, 0.5]
             .iter()
             .flat_map(|x| x.to_le_bytes())
@@ -536,5 +577,13 @@ mod tests {
         crate::codec::decode_chunk(Dtype::F64, &enc.payload, &mut out).unwrap();
         assert_eq!(out, enc.decoded);
         assert_eq!(&out[..8], &data[..8], "escaped values keep their bits");
+        let data: Vec<u8> = [f64::NAN, f64::INFINITY, 1e308, -0.25]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let enc = encode(Dtype::F64, 2, &data, 1e-3).unwrap();
+        crate::codec::decode_chunk(Dtype::F64, &enc.payload, &mut out).unwrap();
+        assert_eq!(out, enc.decoded);
+        assert_eq!(&out[..24], &data[..24]);
     }
 }
