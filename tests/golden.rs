@@ -22,6 +22,7 @@ const GOLDEN: &[(&str, usize, u64)] = &[
     ("v1-mixed.stz", 5891, 0x4764fa6bede15564),
     ("v1-weights.stz", 24837, 0xcfeae86ab08d1859),
     ("v1-lossy.stz", 24837, 0x4dea8fe8c1e0a9b2),
+    ("v1-lossy-dq.stz", 24837, 0xa5410a50468f5a0a),
 ];
 
 /// The inputs the golden files were made from.
@@ -98,7 +99,8 @@ fn regenerate() {
         std::fs::write(dir().join(name), &stz).unwrap();
         println!("(\"{name}\", {}, {:#018x}),", input.len(), xxh3_64(&input));
     }
-    // Lossy: the weights file quantized to 30 dB.
+    // Lossy (dependent quantization): the weights file quantized to 30 dB.
+    // (v1-lossy.stz, plain scalar quantization, came from an earlier encoder.)
     let weights = inputs().remove(1).1;
     let mut stz = Vec::new();
     let l = LossyOptions {
@@ -106,11 +108,11 @@ fn regenerate() {
         allocation: Allocation::Uniform,
     };
     compress_lossy(&mut || Ok(&weights[..]), &mut stz, &o, &l, &|_| {}).unwrap();
-    std::fs::write(dir().join("v1-lossy.stz"), &stz).unwrap();
+    std::fs::write(dir().join("v1-lossy-dq.stz"), &stz).unwrap();
     let mut out = Vec::new();
     decompress(&stz[..], Some(&mut out), &o, &|_| {}).unwrap();
     println!(
-        "(\"v1-lossy.stz\", {}, {:#018x}),",
+        "(\"v1-lossy-dq.stz\", {}, {:#018x}),",
         out.len(),
         xxh3_64(&out)
     );
