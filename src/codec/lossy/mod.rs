@@ -240,14 +240,14 @@ fn count_symbols(
 }
 
 /// Quick cost of coding `counts` with a table per context: their entropy,
-/// and about 10 bits per used symbol for the tables.
+/// and about 7 bits per used symbol for the tables.
 fn estimated_bits(counts: &Counts) -> (f64, f64) {
     let (mut entropy, mut tables) = (0.0, 0.0);
     for c in counts {
         let t = c.iter().sum::<u64>() as f64;
         for &x in c.iter().filter(|&&x| x > 0) {
             entropy += x as f64 * (t / x as f64).log2();
-            tables += 10.0;
+            tables += 7.0;
         }
     }
     (entropy, tables)
