@@ -74,7 +74,7 @@ pub fn quantize(
     let mut state = 0u8;
     let rates = rate_table();
     // Per value and state: the predecessor state and the chosen index.
-    let mut back: Vec<[(u8, i64); 4]> = Vec::with_capacity(row_len);
+    let mut back: Vec<[(u8, i32); 4]> = Vec::with_capacity(row_len);
     for row in data.chunks(row_len * w) {
         back.clear();
         let mut cost = [f64::INFINITY; 4];
@@ -83,31 +83,32 @@ pub fn quantize(
             let x = values::load(dtype, b);
             let r = x / step;
             let mut next_cost = [f64::INFINITY; 4];
-            let mut step_back = [(0u8, 0i64); 4];
+            let mut step_back = [(0u8, 0i32); 4];
             if r.is_nan() || r.abs() >= LIMIT / 2.0 - 2.0 {
                 // Escape (non-finite or huge): the state passes through.
                 for s in 0..4 {
                     next_cost[s] = cost[s];
-                    step_back[s] = (s as u8, i64::MIN);
+                    step_back[s] = (s as u8, i32::MIN);
                 }
             } else {
-                for (s, &c) in cost.iter().enumerate() {
-                    if c == f64::INFINITY {
-                        continue;
-                    }
-                    let q = quantizer(s as u8);
-                    let base = if q == 0 {
-                        (r / 2.0).floor()
-                    } else {
-                        ((r + 1.0) / 2.0).floor()
-                    } as i64;
-                    for k in [base - 1, base, base + 1, 0] {
+                // Candidates are the same for the two states sharing a
+                // quantizer: the two levels around |r| and zero, signed.
+                let a = r.abs();
+                let sign = if r < 0.0 { -1 } else { 1 };
+                for q in 0..2u8 {
+                    let half = if q == 0 { a / 2.0 } else { (a + 1.0) / 2.0 };
+                    let lo = half as i64; // a ≥ 0: truncation is floor
+                    for k in [sign * lo, sign * (lo + 1), 0] {
                         let e = r - level(k, q);
-                        let j = c + e * e + rate(&rates, k);
-                        let t = usize::from(NEXT[s][(k & 1) as usize]);
-                        if j < next_cost[t] {
-                            next_cost[t] = j;
-                            step_back[t] = (s as u8, k);
+                        let m = e * e + rate(&rates, k);
+                        let parity = (k & 1) as usize;
+                        for s in [2 * q, 2 * q + 1] {
+                            let j = cost[usize::from(s)] + m;
+                            let t = usize::from(NEXT[usize::from(s)][parity]);
+                            if j < next_cost[t] {
+                                next_cost[t] = j;
+                                step_back[t] = (s, k as i32);
+                            }
                         }
                     }
                 }
@@ -125,7 +126,7 @@ pub fn quantize(
         for (i, step_back) in back.iter().enumerate().rev() {
             let (prev, k) = step_back[s];
             if let (Some(ko), Some(qo)) = (ks.get_mut(start + i), qs.get_mut(start + i)) {
-                *ko = (k != i64::MIN).then_some(k);
+                *ko = (k != i32::MIN).then_some(i64::from(k));
                 *qo = quantizer(prev);
             }
             s = usize::from(prev);
