@@ -9,13 +9,11 @@
 
 mod common;
 
-use common::Rng;
+use common::{best_of, cache_dir, f16_bits, mb_per_s, pass, safetensors, Rng};
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Entry;
 use stzip::pipeline::{compress, decompress, Options};
 
 /// Timed runs per measurement (the best counts); zstd -19 runs once.
@@ -42,25 +40,6 @@ impl Measured {
     fn decompress_mbs(&self, raw: usize) -> f64 {
         mb_per_s(raw, self.decompress)
     }
-}
-
-fn mb_per_s(bytes: usize, t: Duration) -> f64 {
-    bytes as f64 / 1e6 / t.as_secs_f64()
-}
-
-/// Run `f` `runs` times; return its last result and the fastest time.
-fn best_of<T>(
-    runs: usize,
-    mut f: impl FnMut() -> stzip::Result<T>,
-) -> stzip::Result<(T, Duration)> {
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..runs {
-        let start = Instant::now();
-        last = Some(f()?);
-        best = best.min(start.elapsed());
-    }
-    Ok((last.expect("at least one run"), best))
 }
 
 /// stzip round trip; returns the measurement and the float parameter count.
@@ -122,52 +101,12 @@ fn vector(rng: &mut Rng, len: usize, center: f64, std: f64) -> Vec<f32> {
         .collect()
 }
 
-/// F32 → F16 bits, round to nearest even, with subnormals, infinities, NaN.
-fn f16_bits(x: f32) -> u16 {
-    const DENORM_MAGIC: u32 = ((127 - 15) + (23 - 10) + 1) << 23;
-    let bits = x.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let abs = bits & 0x7fff_ffff;
-    let half = if abs >= (127 + 16) << 23 {
-        if abs > 0x7f80_0000 {
-            0x7e00
-        } else {
-            0x7c00
-        }
-    } else if abs < 113 << 23 {
-        let sum = f32::from_bits(abs) + f32::from_bits(DENORM_MAGIC);
-        (sum.to_bits() - DENORM_MAGIC) as u16
-    } else {
-        let odd = (abs >> 13) & 1;
-        (abs.wrapping_sub(112 << 23).wrapping_add(0xfff + odd) >> 13) as u16
-    };
-    sign | half
-}
-
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn f16_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|&x| f16_bits(x).to_le_bytes()).collect()
-}
-
-/// A safetensors file from `(name, dtype, shape, data)` tensors.
-fn safetensors(tensors: Vec<(&str, &str, Vec<u64>, Vec<u8>)>) -> Vec<u8> {
-    let entries: Vec<Entry> = tensors
-        .iter()
-        .map(|(name, dtype, shape, data)| Entry {
-            name: name.to_string(),
-            dtype: dtype.to_string(),
-            shape: shape.clone(),
-            len: data.len() as u64,
-        })
-        .collect();
-    let mut out = common::header(None, &entries);
-    for (_, _, _, data) in tensors {
-        out.extend_from_slice(&data);
-    }
-    out
 }
 
 /// Two transformer-like weight matrices with bias and norm vectors,
@@ -242,13 +181,6 @@ fn synthetic_embedding(seed: u64, vocab: usize, dim: usize) -> Vec<u8> {
     ])
 }
 
-fn cache_dir() -> PathBuf {
-    match std::env::var_os("STZIP_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/stzip"),
-    }
-}
-
 /// The MiniLM files that are present; a message for each that is not.
 fn minilm_inputs() -> Vec<Input> {
     let dir = cache_dir().join("minilm");
@@ -292,14 +224,6 @@ fn synthetic_inputs(quick: bool) -> Vec<Input> {
             data: synthetic_embedding(3, vocab, dim),
         },
     ]
-}
-
-fn pass(ok: bool) -> &'static str {
-    if ok {
-        "PASS"
-    } else {
-        "MISS"
-    }
 }
 
 fn main() -> stzip::Result<ExitCode> {

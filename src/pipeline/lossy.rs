@@ -123,14 +123,7 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
                     sig2: enc.sig2,
                 })
             } else {
-                let payload = lossless::encode_chunk(dtype, chunk.row_len, &buf)?;
-                Ok(EncodedChunk {
-                    chunk,
-                    payload,
-                    decoded: buf,
-                    err2: 0.0,
-                    sig2: 0.0,
-                })
+                EncodedChunk::lossless(chunk, dtype, buf)
             }
         },
     )

@@ -231,6 +231,18 @@ struct EncodedChunk {
     sig2: f64,
 }
 
+impl EncodedChunk {
+    fn lossless(chunk: Chunk, dtype: Dtype, buf: Vec<u8>) -> Result<EncodedChunk> {
+        Ok(EncodedChunk {
+            chunk,
+            payload: lossless::encode_chunk(dtype, chunk.row_len, &buf)?,
+            decoded: buf,
+            err2: 0.0,
+            sig2: 0.0,
+        })
+    }
+}
+
 /// Compress a safetensors stream into a `.stz` stream (lossless).
 pub fn compress<R: Read, W: Write + Send>(
     input: R,
@@ -247,15 +259,7 @@ pub fn compress<R: Read, W: Write + Send>(
         opts,
         progress,
         steps,
-        &|chunk, dtype, buf| {
-            Ok(EncodedChunk {
-                chunk,
-                payload: lossless::encode_chunk(dtype, chunk.row_len, &buf)?,
-                decoded: buf,
-                err2: 0.0,
-                sig2: 0.0,
-            })
-        },
+        &EncodedChunk::lossless,
     )
 }
 

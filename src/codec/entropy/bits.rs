@@ -57,6 +57,17 @@ impl BitWriter {
         }
     }
 
+    /// Writes a field of up to 64 bits (as a 32-bit low part, then the rest).
+    #[inline]
+    pub fn put_wide(&mut self, value: u64, nbits: u32) {
+        if nbits > 32 {
+            self.put(value & 0xffff_ffff, 32);
+            self.put(value >> 32, nbits.min(64) - 32);
+        } else {
+            self.put(value, nbits);
+        }
+    }
+
     /// Number of bits written so far.
     pub fn bit_len(&self) -> u64 {
         self.out.len() as u64 * 8 + u64::from(self.fill)
@@ -136,6 +147,17 @@ impl<'a> BitReader<'a> {
         self.avail -= nbits;
         self.consumed += u64::from(nbits);
         v
+    }
+
+    /// Reads a field of up to 64 bits written by [`BitWriter::put_wide`].
+    #[inline]
+    pub fn get_wide(&mut self, nbits: u32) -> u64 {
+        if nbits > 32 {
+            let lo = self.get(32);
+            lo | (self.get(nbits.min(64) - 32) << 32)
+        } else {
+            self.get(nbits)
+        }
     }
 
     /// Reads one bit.

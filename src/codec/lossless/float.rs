@@ -478,7 +478,7 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
             {
                 *c += 1;
             }
-            put_raw(&mut bits, raw_field::<F>(v, sym, nraw, d32), nraw);
+            bits.put_wide(raw_field::<F>(v, sym, nraw, d32), nraw);
         }
     }
     let tables = build_tables(&counts)?;
@@ -499,27 +499,6 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
     put_varint(out, raw.len() as u64);
     out.extend_from_slice(&raw);
     Ok(())
-}
-
-/// Raw fields can exceed the bit coder's 57-bit limit (an escaped F64).
-#[inline(always)]
-fn put_raw(bits: &mut BitWriter, v: u64, n: u32) {
-    if n > 32 {
-        bits.put(v & 0xffff_ffff, 32);
-        bits.put(v >> 32, n - 32);
-    } else {
-        bits.put(v, n);
-    }
-}
-
-#[inline(always)]
-fn get_raw(bits: &mut BitReader, n: u32) -> u64 {
-    if n > 32 {
-        let lo = bits.get(32);
-        lo | (bits.get(n - 32) << 32)
-    } else {
-        bits.get(n)
-    }
 }
 
 /// Decode a body written by [`encode`] into `out` (whole elements).
@@ -679,7 +658,7 @@ fn decode_exceptional<F: Bits>(sym: u16, d: u32, bits: &mut BitReader) -> u64 {
         F::MANT_BITS
     };
     let nraw = 1 + body_bits - d;
-    let raw = get_raw(bits, nraw);
+    let raw = bits.get_wide(nraw);
     let sign = raw >> (nraw - 1);
     (sign << (F::EXP_BITS + F::MANT_BITS)) | ((raw & low_mask(nraw - 1)) << d)
 }

@@ -188,24 +188,6 @@ fn symbolize(k: Option<i64>, raw: u64, width_bits: u32) -> (u16, u64, u32) {
     }
 }
 
-fn put_raw(bits: &mut BitWriter, v: u64, n: u32) {
-    if n > 32 {
-        bits.put(v & 0xffff_ffff, 32);
-        bits.put(v >> 32, n - 32);
-    } else {
-        bits.put(v, n);
-    }
-}
-
-fn get_raw(bits: &mut BitReader, n: u32) -> u64 {
-    if n > 32 {
-        let lo = bits.get(32);
-        lo | (bits.get(n - 32) << 32)
-    } else {
-        bits.get(n)
-    }
-}
-
 type Counts = Vec<[u64; ALPHABET]>;
 
 /// Symbol counts per context under each candidate's contexts, in one pass
@@ -407,7 +389,7 @@ pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<En
             {
                 *t += 1;
             }
-            put_raw(&mut bits, field, nbits);
+            bits.put_wide(field, nbits);
             let out_bits = match k {
                 Some(k) => values::round_to(dtype, trellis::level(k, q) * step),
                 None => raw,
@@ -537,7 +519,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
             let table = tables.get(ctx).unwrap_or(&fallback);
             let sym = dec.get(table);
             let value = if sym == SYM_ESCAPE {
-                get_raw(&mut bits, width)
+                bits.get_wide(width)
             } else {
                 let a = if sym < DIRECT {
                     u64::from(sym)
