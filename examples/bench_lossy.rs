@@ -60,6 +60,7 @@ fn compress_lossy_timed(
             Goal::Snr(s) => Target::Snr(s),
         },
         allocation: Allocation::Uniform,
+        tied_embeddings: None,
     };
     let mut out = Vec::with_capacity(data.len() / 4);
     let (report, time) = best_of(RUNS, || {

@@ -106,6 +106,7 @@ fn regenerate() {
     let l = LossyOptions {
         target: Target::Snr(30.0),
         allocation: Allocation::Uniform,
+        tied_embeddings: None,
     };
     compress_lossy(&mut || Ok(&weights[..]), &mut stz, &o, &l, &|_| {}).unwrap();
     std::fs::write(dir().join("v1-lossy-dq.stz"), &stz).unwrap();

@@ -21,6 +21,7 @@ fn lossy(
     let l = LossyOptions {
         target,
         allocation: Allocation::Uniform,
+        tied_embeddings: None,
     };
     let report = compress_lossy(&mut || Ok(file), &mut out, &o, &l, &|_| {})?;
     Ok((out, report))

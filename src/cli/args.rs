@@ -82,12 +82,17 @@ pub struct LossyArgs {
     /// Lossy: weight SNR in dB, 10·log10(Σw²/Σ(w−ŵ)²) over all float tensors.
     #[arg(long, value_name = "DB", allow_negative_numbers = true)]
     pub snr: Option<f64>,
-    /// How bits are spread over tensors (uniform: one quantizer step for all).
-    #[arg(long, value_enum, default_value_t = AllocationArg::Uniform)]
+    /// How bits are spread over tensors: `model` scales the step by tensor
+    /// role (coarser token-embedding lookup tables, finer 1-D tensors) for
+    /// the model's outputs; `uniform` uses one step for all (the most weight
+    /// SNR for a size). The model's config.json beside the input, if any,
+    /// says whether the embedding is tied to the output head.
+    #[arg(long, value_enum, default_value_t = AllocationArg::Model)]
     pub allocation: AllocationArg,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum AllocationArg {
+    Model,
     Uniform,
 }

@@ -17,7 +17,7 @@ use std::time::Instant;
 use clap::Parser;
 use stzip::pipeline::{self, Allocation, LossyOptions, Options, Report, Target};
 
-use args::{Cli, Command, CommonArgs, LossyArgs};
+use args::{AllocationArg, Cli, Command, CommonArgs, LossyArgs};
 use files::{Input, Output};
 
 /// An error and the exit code it maps to.
@@ -120,7 +120,11 @@ fn compress(
             }
             let lossy = LossyOptions {
                 target,
-                allocation: Allocation::Uniform,
+                allocation: match lossy.allocation {
+                    AllocationArg::Model => Allocation::Model,
+                    AllocationArg::Uniform => Allocation::Uniform,
+                },
+                tied_embeddings: tied_embeddings(input),
             };
             run_job(input, &out_path, common, "compressing", |_, w, opts, p| {
                 let mut open = || {
@@ -252,4 +256,37 @@ pub fn human(bytes: u64) -> String {
     } else {
         format!("{bytes} B")
     }
+}
+
+/// Whether the model beside `input` ties its token embedding to the output
+/// head, from its config.json: an explicit `tie_word_embeddings`, else
+/// encoder-only architectures (the embedding is only a lookup table) are
+/// untied; `None` when there is no config or it doesn't say.
+fn tied_embeddings(input: &str) -> Option<bool> {
+    let dir = std::path::Path::new(input).parent()?;
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    if let Some(tied) = config.get("tie_word_embeddings").and_then(|v| v.as_bool()) {
+        return Some(tied);
+    }
+    let encoder_only = [
+        "bert",
+        "roberta",
+        "xlm-roberta",
+        "distilbert",
+        "mpnet",
+        "electra",
+        "deberta",
+        "deberta-v2",
+    ];
+    let model_type = config.get("model_type").and_then(|v| v.as_str())?;
+    let with_head = config
+        .get("architectures")
+        .and_then(|a| a.as_array())
+        .is_some_and(|a| {
+            a.iter().filter_map(|x| x.as_str()).any(|x| {
+                x.contains("MaskedLM") || x.contains("PreTraining") || x.contains("LMHead")
+            })
+        });
+    (encoder_only.contains(&model_type) && !with_head).then_some(false)
 }

@@ -26,12 +26,66 @@ pub enum Allocation {
     /// One quantizer step for every float tensor: the most whole-file weight
     /// SNR for a given size.
     Uniform,
+    /// Steps scaled by tensor role, for the model's outputs rather than the
+    /// weight SNR: a token-embedding lookup table tolerates a coarser step
+    /// (one row is read per token), 1-D tensors (norms, biases) get a finer
+    /// one (they are tiny and scale whole activations). An embedding tied to
+    /// the output head is as sensitive as any matrix and stays at 1.
+    Model,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossyOptions {
     pub target: Target,
     pub allocation: Allocation,
+    /// Whether the token embedding is tied to the output head, as the
+    /// model's config.json says (`None`: unknown; then only an explicit
+    /// `lm_head` tensor or an encoder-only layout proves it is not tied).
+    pub tied_embeddings: Option<bool>,
+}
+
+/// Step multiplier of a token-embedding lookup table under
+/// [`Allocation::Model`].
+const EMBEDDING_STEP: f64 = 8.0;
+/// Step multiplier of 1-D tensors under [`Allocation::Model`].
+const VECTOR_STEP: f64 = 0.25;
+
+/// Names of token-embedding tables in the usual conventions (BERT, LLaMA,
+/// GPT-2, T5, ...).
+fn is_token_embedding(name: &str) -> bool {
+    [
+        "word_embeddings.weight",
+        "embed_tokens.weight",
+        "tok_embeddings.weight",
+        "wte.weight",
+        "shared.weight",
+    ]
+    .iter()
+    .any(|suffix| name.ends_with(suffix))
+}
+
+/// Per-tensor step multipliers for an allocation.
+fn multipliers(header: &safetensors::Header, lossy: &LossyOptions) -> Vec<f64> {
+    let has_head = header
+        .tensors()
+        .iter()
+        .any(|t| t.name.contains("lm_head") || t.name.ends_with("embed_out.weight"));
+    let tied = match lossy.tied_embeddings {
+        Some(t) => t && !has_head,
+        // Unknown: a separate head proves it untied; otherwise assume tied
+        // (the safe side) unless no tensor could be a head at all.
+        None => !has_head,
+    };
+    header
+        .tensors()
+        .iter()
+        .map(|t| match lossy.allocation {
+            Allocation::Uniform => 1.0,
+            Allocation::Model if t.shape.len() <= 1 => VECTOR_STEP,
+            Allocation::Model if is_token_embedding(&t.name) && !tied => EMBEDDING_STEP,
+            Allocation::Model => 1.0,
+        })
+        .collect()
 }
 
 /// At most this many bytes of rows are kept to evaluate candidate steps;
@@ -48,6 +102,8 @@ struct Sample {
     row_len: usize,
     data: Vec<u8>,
     weight: f64,
+    /// The tensor's step multiplier.
+    scale: f64,
 }
 
 /// What the statistics pass learned.
@@ -86,14 +142,16 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report> {
     check_target(lossy.target)?;
-    let stats = gather(open()?, opts)?;
+    let stats = gather(open()?, opts, lossy)?;
     let step = choose_step(&stats, lossy.target, opts)?;
 
     let (header, data) = safetensors::open(open()?)?;
+    let scales = multipliers(&header, lossy);
     let steps: Vec<Option<f64>> = header
         .tensors()
         .iter()
-        .map(|t| t.dtype.float_layout().map(|_| step))
+        .zip(&scales)
+        .map(|(t, m)| t.dtype.float_layout().map(|_| step * m))
         .collect();
     if header
         .tensors()
@@ -105,6 +163,7 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
     {
         return Err(Error::InputChanged);
     }
+    let steps_of = steps.clone();
     encode_file(
         &header,
         data,
@@ -113,8 +172,8 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
         progress,
         steps,
         &|chunk, dtype, buf| {
-            if dtype.float_layout().is_some() {
-                let enc = lossy::encode(dtype, chunk.row_len, &buf, step)?;
+            if let Some(Some(step)) = steps_of.get(chunk.tensor) {
+                let enc = lossy::encode(dtype, chunk.row_len, &buf, *step)?;
                 Ok(EncodedChunk {
                     chunk,
                     payload: enc.payload,
@@ -131,8 +190,9 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
 
 /// The statistics pass: signal power, a row sample of every float chunk,
 /// and the exact cost of everything else.
-fn gather<R: Read>(input: R, opts: &Options) -> Result<Stats> {
+fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Stats> {
     let (header, mut data) = safetensors::open(input)?;
+    let scales = multipliers(&header, lossy);
     let plan = chunking::plan(&header, opts.chunk_bytes);
     let float_bytes: u64 = header
         .tensors()
@@ -188,6 +248,7 @@ fn gather<R: Read>(input: R, opts: &Options) -> Result<Stats> {
             row_len: chunk.row_len,
             data: kept,
             weight,
+            scale: scales.get(chunk.tensor).copied().unwrap_or(1.0),
         });
     }
     data.finish()?;
@@ -207,7 +268,8 @@ fn evaluate(stats: &Stats, step: f64, opts: &Options) -> Result<(f64, f64)> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(s) = stats.samples.get(i) else { break };
-                        let (scaled, once, e) = lossy::estimate(s.dtype, s.row_len, &s.data, step)?;
+                        let (scaled, once, e) =
+                            lossy::estimate(s.dtype, s.row_len, &s.data, step * s.scale)?;
                         bits += scaled * s.weight + once;
                         err2 += e * s.weight;
                     }
@@ -295,4 +357,72 @@ fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Result<f64> {
         }
     }
     Ok(2f64.powf(fine))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(names: &[(&str, &[u64])]) -> safetensors::Header {
+        let mut json = String::from("{");
+        let mut offset = 0u64;
+        for (i, (name, shape)) in names.iter().enumerate() {
+            let len = 4 * shape.iter().product::<u64>();
+            let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+            json += &format!(
+                "{}\"{name}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{offset},{}]}}",
+                if i > 0 { "," } else { "" },
+                dims.join(","),
+                offset + len
+            );
+            offset += len;
+        }
+        json.push('}');
+        let mut raw = (json.len() as u64).to_le_bytes().to_vec();
+        raw.extend_from_slice(json.as_bytes());
+        safetensors::Header::parse(raw).unwrap()
+    }
+
+    fn model(tied: Option<bool>) -> LossyOptions {
+        LossyOptions {
+            target: Target::Snr(30.0),
+            allocation: Allocation::Model,
+            tied_embeddings: tied,
+        }
+    }
+
+    #[test]
+    fn roles_set_the_step_multipliers() {
+        let bert = header(&[
+            ("embeddings.word_embeddings.weight", &[100, 8]),
+            ("embeddings.LayerNorm.weight", &[8]),
+            ("encoder.layer.0.attention.self.query.weight", &[8, 8]),
+        ]);
+        assert_eq!(
+            multipliers(&bert, &model(Some(false))),
+            [EMBEDDING_STEP, VECTOR_STEP, 1.0]
+        );
+        // Not known to be untied: the embedding might be the output head.
+        assert_eq!(multipliers(&bert, &model(None)), [1.0, VECTOR_STEP, 1.0]);
+        let uniform = LossyOptions {
+            allocation: Allocation::Uniform,
+            ..model(Some(false))
+        };
+        assert_eq!(multipliers(&bert, &uniform), [1.0, 1.0, 1.0]);
+
+        // GPT-2: the head is the embedding (no lm_head tensor): tied.
+        let gpt2 = header(&[
+            ("transformer.wte.weight", &[100, 8]),
+            ("transformer.h.0.mlp.c_fc.weight", &[8, 32]),
+        ]);
+        assert_eq!(multipliers(&gpt2, &model(None)), [1.0, 1.0]);
+        assert_eq!(multipliers(&gpt2, &model(Some(true))), [1.0, 1.0]);
+
+        // A separate lm_head proves the embedding is only a lookup table.
+        let llama = header(&[
+            ("model.embed_tokens.weight", &[100, 8]),
+            ("lm_head.weight", &[100, 8]),
+        ]);
+        assert_eq!(multipliers(&llama, &model(None)), [EMBEDDING_STEP, 1.0]);
+    }
 }
