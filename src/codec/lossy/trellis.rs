@@ -14,7 +14,7 @@ use crate::safetensors::Dtype;
 pub const NEXT: [[u8; 2]; 4] = [[0, 2], [2, 0], [1, 3], [3, 1]];
 
 /// Weight of the rate estimate against squared error (in step² units).
-const LAMBDA: f64 = 0.12;
+const LAMBDA: f64 = 0.06;
 /// Indices at or beyond this magnitude escape (see the symbol alphabet).
 const LIMIT: f64 = (1u64 << 30) as f64;
 
