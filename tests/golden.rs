@@ -23,6 +23,7 @@ const GOLDEN: &[(&str, usize, u64)] = &[
     ("v1-weights.stz", 24837, 0xcfeae86ab08d1859),
     ("v1-lossy.stz", 24837, 0x4dea8fe8c1e0a9b2),
     ("v1-lossy-dq.stz", 24837, 0xa5410a50468f5a0a),
+    ("v1-lossy-split.stz", 24837, 0x32f35f7703bd8bbf),
 ];
 
 /// The inputs the golden files were made from.
@@ -99,8 +100,9 @@ fn regenerate() {
         std::fs::write(dir().join(name), &stz).unwrap();
         println!("(\"{name}\", {}, {:#018x}),", input.len(), xxh3_64(&input));
     }
-    // Lossy (dependent quantization): the weights file quantized to 30 dB.
-    // (v1-lossy.stz, plain scalar quantization, came from an earlier encoder.)
+    // Lossy (dependent quantization, split classes): the weights file
+    // quantized to 30 dB. v1-lossy.stz (scalar quantization) and
+    // v1-lossy-dq.stz (one class per octave) came from earlier encoders.
     let weights = inputs().remove(1).1;
     let mut stz = Vec::new();
     let l = LossyOptions {
@@ -109,11 +111,11 @@ fn regenerate() {
         tied_embeddings: None,
     };
     compress_lossy(&mut || Ok(&weights[..]), &mut stz, &o, &l, &|_| {}).unwrap();
-    std::fs::write(dir().join("v1-lossy-dq.stz"), &stz).unwrap();
+    std::fs::write(dir().join("v1-lossy-split.stz"), &stz).unwrap();
     let mut out = Vec::new();
     decompress(&stz[..], Some(&mut out), &o, &|_| {}).unwrap();
     println!(
-        "(\"v1-lossy-dq.stz\", {}, {:#018x}),",
+        "(\"v1-lossy-split.stz\", {}, {:#018x}),",
         out.len(),
         xxh3_64(&out)
     );

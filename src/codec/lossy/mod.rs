@@ -37,11 +37,19 @@ use crate::safetensors::Dtype;
 
 /// `|k|` below this is its own symbol.
 const DIRECT: u16 = 16;
-/// Bit lengths 5..=30 of larger `|k|` are symbols 16..=41.
+/// Larger `|k|` are coded by bit length (5..=30) and the two bits below
+/// the leading one: four symbols per octave, so the falling density inside
+/// an octave is modelled, not paid for in raw bits (which matters at high
+/// rates). Symbols 16..=119; the escape is 120.
 const MIN_CLASS_BITS: u32 = 5;
 const MAX_BITS: u32 = 30;
-const SYM_ESCAPE: u16 = DIRECT + (MAX_BITS - MIN_CLASS_BITS + 1) as u16;
+const CLASS_SPLIT: u32 = 2;
+const SYM_ESCAPE: u16 = DIRECT + ((MAX_BITS - MIN_CLASS_BITS + 1) << CLASS_SPLIT) as u16;
 const ALPHABET: usize = SYM_ESCAPE as usize + 1;
+/// Chunks of earlier encoders (flags bit 3 clear): one symbol per octave,
+/// 16..=41, escape 42.
+const LEGACY_ESCAPE: u16 = DIRECT + (MAX_BITS - MIN_CLASS_BITS + 1) as u16;
+const LEGACY_ALPHABET: usize = LEGACY_ESCAPE as usize + 1;
 /// Scale contexts; with dependent quantization each splits by quantizer.
 const SCALE_CONTEXTS: usize = 24;
 const CONTEXTS: usize = 2 * SCALE_CONTEXTS;
@@ -52,6 +60,8 @@ const FLAG_COLUMNS: u8 = 1;
 const FLAG_ROWS: u8 = 2;
 /// Indices are dependent-quantization indices (see [`trellis`]).
 const FLAG_DEPENDENT: u8 = 4;
+/// Four symbols per octave for large `|k|` (see [`CLASS_SPLIT`]).
+const FLAG_SPLIT_CLASSES: u8 = 8;
 
 /// A coded chunk with its reconstruction and error.
 pub struct Encoded {
@@ -177,12 +187,11 @@ fn symbolize(k: Option<i64>, raw: u64, width_bits: u32) -> (u16, u64, u32) {
                 (a as u16, sign, 1)
             } else {
                 let b = 64 - a.leading_zeros();
-                let low = a & ((1 << (b - 1)) - 1);
-                (
-                    DIRECT + (b - MIN_CLASS_BITS) as u16,
-                    low | (sign << (b - 1)),
-                    b,
-                )
+                let raw_bits = b - 1 - CLASS_SPLIT;
+                let top = (a >> raw_bits) & ((1 << CLASS_SPLIT) - 1);
+                let low = a & ((1 << raw_bits) - 1);
+                let sym = DIRECT + ((((b - MIN_CLASS_BITS) << CLASS_SPLIT) as u64 | top) as u16);
+                (sym, low | (sign << raw_bits), raw_bits + 1)
             }
         }
     }
@@ -416,7 +425,7 @@ pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<En
     payload.extend_from_slice(&step.to_le_bytes());
     let mut side = sc.side_info();
     if let Some(flags) = side.first_mut() {
-        *flags |= FLAG_DEPENDENT;
+        *flags |= FLAG_DEPENDENT | FLAG_SPLIT_CLASSES;
     }
     payload.extend_from_slice(&side);
     put_varint(&mut payload, mask);
@@ -461,7 +470,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         ));
     }
     let flags = take_byte(input)?;
-    if flags & !(FLAG_COLUMNS | FLAG_ROWS | FLAG_DEPENDENT) != 0 {
+    if flags & !(FLAG_COLUMNS | FLAG_ROWS | FLAG_DEPENDENT | FLAG_SPLIT_CLASSES) != 0 {
         return Err(Error::CodecCorrupt("unknown quantized-chunk flags"));
     }
     let global = unzigzag(get_varint(input)?);
@@ -484,17 +493,23 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         sc.col = col.into_iter().map(|b| b as i8).collect();
     }
     let dependent = flags & FLAG_DEPENDENT != 0;
+    let split = flags & FLAG_SPLIT_CLASSES != 0;
+    let (alphabet, escape) = if split {
+        (ALPHABET, SYM_ESCAPE)
+    } else {
+        (LEGACY_ALPHABET, LEGACY_ESCAPE)
+    };
     let contexts = if dependent { CONTEXTS } else { SCALE_CONTEXTS };
     let mask = get_varint(input)?;
     if mask >> contexts != 0 {
         return Err(Error::CodecCorrupt("context mask names unknown contexts"));
     }
-    let fallback = DecTable::new(&FreqTable::uniform(ALPHABET, 10)?);
+    let fallback = DecTable::new(&FreqTable::uniform(alphabet, 10)?);
     let mut tables = Vec::with_capacity(contexts);
     for i in 0..contexts {
         if mask >> i & 1 == 1 {
             let t = FreqTable::read(input)?;
-            if t.alphabet_size() > ALPHABET {
+            if t.alphabet_size() > alphabet {
                 return Err(Error::CodecCorrupt("symbol table larger than the alphabet"));
             }
             tables.push(DecTable::new(&t));
@@ -518,11 +533,17 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
             };
             let table = tables.get(ctx).unwrap_or(&fallback);
             let sym = dec.get(table);
-            let value = if sym == SYM_ESCAPE {
+            let value = if sym == escape {
                 bits.get_wide(width)
             } else {
                 let a = if sym < DIRECT {
                     u64::from(sym)
+                } else if split {
+                    let c = u32::from(sym - DIRECT);
+                    let b = (c >> CLASS_SPLIT) + MIN_CLASS_BITS;
+                    let raw_bits = b - 1 - CLASS_SPLIT;
+                    let top = u64::from(c & ((1 << CLASS_SPLIT) - 1));
+                    (1 << (b - 1)) | (top << raw_bits) | bits.get(raw_bits)
                 } else {
                     let b = u32::from(sym - DIRECT) + MIN_CLASS_BITS;
                     (1 << (b - 1)) | bits.get(b - 1)
