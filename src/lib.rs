@@ -11,6 +11,7 @@
 pub mod codec;
 pub mod container;
 pub mod error;
+pub mod io;
 pub mod pipeline;
 pub mod safetensors;
 

@@ -1,7 +1,7 @@
 //! `stzip inspect`: list the tensors of a `.safetensors` or `.stz` file.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Seek, SeekFrom};
 
 use serde_json::json;
 use stzip::container::{self, MODE_LOSSY};
@@ -30,7 +30,7 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
         code: 1,
     })?);
     let mut magic = [0u8; 8];
-    let n = read_up_to(&mut file, &mut magic)?;
+    let n = stzip::io::read_full(&mut file, &mut magic)?;
     file.seek(SeekFrom::Start(0))?;
     if n == magic.len() && magic == container::MAGIC {
         let (st_header, index, _) = container::read_index(&mut file)?;
@@ -75,17 +75,6 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
         print(path, "safetensors", &header, &rows, None, json);
     }
     Ok(())
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, Failure> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 /// Tensor names come from the file: escape control characters so a name

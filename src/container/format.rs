@@ -4,7 +4,7 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::error::{Error, Result};
+pub(crate) use crate::io::read_full;
 
 /// File magic, at offset 0 and again as the last 8 bytes of the file.
 /// PNG-style: the high-bit byte catches 7-bit transports, `\r\n` and `\n`
@@ -114,24 +114,6 @@ impl<'a> Cursor<'a> {
     pub(crate) fn u64(&mut self) -> Option<u64> {
         self.array().map(u64::from_le_bytes)
     }
-}
-
-/// Reads until `buf` is full or EOF; returns how many bytes were read, so
-/// callers can report exactly where a file was truncated.
-pub(crate) fn read_full<R: std::io::Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let Some(rest) = buf.get_mut(filled..) else {
-            break;
-        };
-        match r.read(rest) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Io(e)),
-        }
-    }
-    Ok(filled)
 }
 
 /// Converts a length already checked against a limit to `usize` (all

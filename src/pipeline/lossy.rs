@@ -163,16 +163,15 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
     {
         return Err(Error::InputChanged);
     }
-    let steps_of = steps.clone();
     encode_file(
         &header,
         data,
         output,
         opts,
         progress,
-        steps,
+        &steps,
         &|chunk, dtype, buf| {
-            if let Some(Some(step)) = steps_of.get(chunk.tensor) {
+            if let Some(Some(step)) = steps.get(chunk.tensor) {
                 let enc = lossy::encode(dtype, chunk.row_len, &buf, *step)?;
                 Ok(EncodedChunk {
                     chunk,

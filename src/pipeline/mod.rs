@@ -258,7 +258,7 @@ pub fn compress<R: Read, W: Write + Send>(
         output,
         opts,
         progress,
-        steps,
+        &steps,
         &EncodedChunk::lossless,
     )
 }
@@ -273,11 +273,11 @@ fn encode_file<R: Read, W: Write + Send>(
     output: W,
     opts: &Options,
     progress: &(dyn Fn(Progress) + Sync),
-    steps: Vec<Option<f64>>,
+    steps: &[Option<f64>],
     code: &ChunkCoder,
 ) -> Result<Report> {
     let mut report = Report::new(header);
-    for (t, step) in report.tensors.iter_mut().zip(steps) {
+    for (t, &step) in report.tensors.iter_mut().zip(steps) {
         t.step = step;
     }
     let plan = chunking::plan(header, opts.chunk_bytes);

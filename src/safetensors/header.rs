@@ -18,8 +18,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde_json::error::Category;
 
 use super::dtype::Dtype;
-use super::reader::read_full;
 use crate::error::{Error, Result};
+use crate::io::read_full;
 
 /// Largest accepted JSON header, as in the reference `safetensors` crate.
 /// Checked before allocating, so a hostile length prefix cannot make us

@@ -4,10 +4,11 @@
 //! caller's slice, so memory use is bounded by the chunk size the caller
 //! picks, whatever the file size. Wrap slow sources in a `BufReader`.
 
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 
 use super::header::Header;
 use crate::error::{Error, Result};
+use crate::io::read_full;
 
 /// Reads a safetensors data section front to back, checking that it is
 /// neither truncated nor followed by trailing bytes.
@@ -99,23 +100,4 @@ pub fn open<R: Read>(mut r: R) -> Result<(Header, DataReader<R>)> {
     let header = Header::read_from(&mut r)?;
     let data = DataReader::new(r, &header);
     Ok((header, data))
-}
-
-/// Read until `buf` is full or the source hits EOF; returns the bytes read.
-/// Retries on `Interrupted`, like `std::io::Read::read_exact`, but reports
-/// how far it got so callers can name the truncation point.
-pub(crate) fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while let Some(rest) = buf.get_mut(filled..) {
-        if rest.is_empty() {
-            break;
-        }
-        match r.read(rest) {
-            Ok(0) => break,
-            Ok(n) => filled += n.min(rest.len()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(filled)
 }
