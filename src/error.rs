@@ -289,6 +289,8 @@ pub enum Error {
     ChunkLengthMismatch { tensor: usize, len: u64, left: u64 },
     #[error("tensor #{tensor} is missing {missing} bytes of chunks")]
     MissingChunks { tensor: usize, missing: u64 },
+    #[error("session steps called out of order: {0}")]
+    SessionOrder(&'static str),
     #[error("internal error: {0}")]
     Internal(&'static str),
     #[error("invalid lossy target: {reason}")]

@@ -8,6 +8,7 @@ pub mod entropy;
 mod fields;
 pub mod lossless;
 pub mod lossy;
+pub mod math;
 #[cfg(test)]
 mod test_rng;
 

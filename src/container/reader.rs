@@ -57,6 +57,11 @@ impl<R: Read> StzReader<R> {
         &self.header
     }
 
+    /// The source, for callers that feed it as bytes arrive.
+    pub fn source_mut(&mut self) -> &mut R {
+        &mut self.r
+    }
+
     /// Format version of the file.
     pub fn version(&self) -> u16 {
         self.preamble.version

@@ -140,6 +140,11 @@ impl<W: Write> StzWriter<W> {
         self.pos
     }
 
+    /// The output written to so far.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.w
+    }
+
     /// Writes the index and trailer, flushes, and returns the inner writer.
     /// `decoded_total` must equal the safetensors header length plus the
     /// decoded lengths of all chunks (the format has no holes).

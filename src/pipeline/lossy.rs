@@ -4,8 +4,8 @@
 
 use std::io::{Read, Write};
 
-use super::{chunking, encode_file, EncodedChunk, Options, Progress, Report};
-use crate::codec::{lossless, lossy};
+use super::{chunking, encode_file, Options, Progress, Report};
+use crate::codec::{lossless, lossy, math};
 use crate::container::StzWriter;
 use crate::error::{Error, Result};
 use crate::safetensors::{self, Dtype};
@@ -65,7 +65,7 @@ fn is_token_embedding(name: &str) -> bool {
 }
 
 /// Per-tensor step multipliers for an allocation.
-fn multipliers(header: &safetensors::Header, lossy: &LossyOptions) -> Vec<f64> {
+pub(super) fn multipliers(header: &safetensors::Header, lossy: &LossyOptions) -> Vec<f64> {
     let has_head = header
         .tensors()
         .iter()
@@ -107,7 +107,7 @@ struct Sample {
 }
 
 /// What the statistics pass learned.
-struct Stats {
+pub(super) struct Stats {
     samples: Vec<Sample>,
     /// Σw² over the finite float values, and the number of float elements.
     sig2: f64,
@@ -119,7 +119,7 @@ struct Stats {
     raw_bits: f64,
 }
 
-fn check_target(target: Target) -> Result<()> {
+pub(super) fn check_target(target: Target) -> Result<()> {
     let bad = |reason: String| Err(Error::InvalidLossyTarget { reason });
     match target {
         Target::BitsPerWeight(b) if !(b.is_finite() && b > 0.0) => bad(format!(
@@ -163,68 +163,84 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
     {
         return Err(Error::InputChanged);
     }
-    encode_file(
-        &header,
-        data,
-        output,
-        opts,
-        progress,
-        &steps,
-        &|chunk, dtype, buf| {
-            if let Some(Some(step)) = steps.get(chunk.tensor) {
-                let enc = lossy::encode(dtype, chunk.row_len, &buf, *step)?;
-                Ok(EncodedChunk {
-                    chunk,
-                    payload: enc.payload,
-                    decoded: enc.decoded,
-                    err2: enc.err2,
-                    sig2: enc.sig2,
-                })
-            } else {
-                EncodedChunk::lossless(chunk, dtype, buf)
-            }
-        },
-    )
+    encode_file(&header, data, output, opts, progress, &steps)
 }
 
-/// The statistics pass: signal power, a row sample of every float chunk,
-/// and the exact cost of everything else.
+/// The statistics pass over a whole file.
 fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Stats> {
     let (header, mut data) = safetensors::open(input)?;
-    let scales = multipliers(&header, lossy);
     let plan = chunking::plan(&header, opts.chunk_bytes);
-    let float_bytes: u64 = header
-        .tensors()
-        .iter()
-        .filter(|t| t.dtype.float_layout().is_some())
-        .map(|t| t.byte_len())
-        .sum();
-    let stride = float_bytes.div_ceil(SAMPLE_BYTES).max(1) as usize;
-    // Container: preamble and stored header, a frame and an index record
-    // per chunk, a record per tensor (with extras when lossy), the trailer.
-    let mut fixed_bytes = StzWriter::new(Vec::new(), header.raw())?.bytes_written() as f64
-        + 64.0 * plan.len() as f64
-        + 34.0 * header.tensors().len() as f64
-        + 100.0;
-    let mut stats = Stats {
-        samples: Vec::new(),
-        sig2: 0.0,
-        float_params: 0,
-        fixed_bits: 0.0,
-        raw_bits: 0.0,
-    };
+    let mut stats = StatsBuilder::new(&header, lossy, &plan)?;
     for chunk in &plan {
         let mut buf = vec![0u8; chunk.len];
         data.read_exact(&mut buf)?;
+        stats.observe(&header, chunk, &buf)?;
+    }
+    data.finish()?;
+    Ok(stats.finish())
+}
+
+/// Accumulates [`Stats`] chunk by chunk (in file order): signal power, a
+/// row sample of every float chunk, and the exact cost of everything else.
+pub(super) struct StatsBuilder {
+    scales: Vec<f64>,
+    /// Keep one row in `stride`.
+    stride: usize,
+    fixed_bytes: f64,
+    stats: Stats,
+}
+
+impl StatsBuilder {
+    pub(super) fn new(
+        header: &safetensors::Header,
+        lossy: &LossyOptions,
+        plan: &[chunking::Chunk],
+    ) -> Result<Self> {
+        let float_bytes: u64 = header
+            .tensors()
+            .iter()
+            .filter(|t| t.dtype.float_layout().is_some())
+            .map(|t| t.byte_len())
+            .sum();
+        // Container: preamble and stored header, a frame and an index record
+        // per chunk, a record per tensor (with extras when lossy), the trailer.
+        let fixed_bytes = StzWriter::new(Vec::new(), header.raw())?.bytes_written() as f64
+            + 64.0 * plan.len() as f64
+            + 34.0 * header.tensors().len() as f64
+            + 100.0;
+        Ok(StatsBuilder {
+            scales: multipliers(header, lossy),
+            stride: float_bytes.div_ceil(SAMPLE_BYTES).max(1) as usize,
+            fixed_bytes,
+            stats: Stats {
+                samples: Vec::new(),
+                sig2: 0.0,
+                float_params: 0,
+                fixed_bits: 0.0,
+                raw_bits: 0.0,
+            },
+        })
+    }
+
+    pub(super) fn observe(
+        &mut self,
+        header: &safetensors::Header,
+        chunk: &chunking::Chunk,
+        buf: &[u8],
+    ) -> Result<()> {
+        if buf.len() != chunk.len {
+            return Err(Error::Internal("a chunk of the wrong length"));
+        }
         let dtype = header
             .tensors()
             .get(chunk.tensor)
             .map(|t| t.dtype)
             .ok_or(Error::Internal("chunk of no tensor"))?;
         if dtype.float_layout().is_none() {
-            fixed_bytes += lossless::encode_chunk(dtype, chunk.row_len, &buf)?.len() as f64;
-            continue;
+            self.fixed_bytes += lossless::encode_chunk(dtype, chunk.row_len, buf)?.len() as f64;
+            return Ok(());
         }
+        let stats = &mut self.stats;
         let w = dtype.size();
         stats.raw_bits = stats.raw_bits.max(8.0 * w as f64);
         stats.float_params += (chunk.len / w) as u64;
@@ -235,10 +251,9 @@ fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Sta
             }
         }
         let row_bytes = chunk.row_len * w;
-        let rows: Vec<&[u8]> = buf.chunks(row_bytes).collect();
-        let kept: Vec<u8> = rows
-            .iter()
-            .step_by(stride)
+        let kept: Vec<u8> = buf
+            .chunks(row_bytes.max(1))
+            .step_by(self.stride)
             .flat_map(|r| r.iter().copied())
             .collect();
         let weight = buf.len() as f64 / kept.len().max(1) as f64;
@@ -247,43 +262,68 @@ fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Sta
             row_len: chunk.row_len,
             data: kept,
             weight,
-            scale: scales.get(chunk.tensor).copied().unwrap_or(1.0),
+            scale: self.scales.get(chunk.tensor).copied().unwrap_or(1.0),
         });
+        Ok(())
     }
-    data.finish()?;
-    stats.fixed_bits = 8.0 * fixed_bytes;
-    Ok(stats)
+
+    pub(super) fn finish(mut self) -> Stats {
+        self.stats.fixed_bits = 8.0 * self.fixed_bytes;
+        self.stats
+    }
 }
 
+/// Estimated bits and squared error of one sample.
+type Estimate = Result<(f64, f64)>;
+
 /// Estimated total bits and squared error of the whole file at `step`.
+/// Samples are summed in file order whatever the thread count, so the
+/// chosen step (and the output) never depends on it.
 fn evaluate(stats: &Stats, step: f64, opts: &Options) -> Result<(f64, f64)> {
+    let one = |s: &Sample| -> Estimate {
+        let (scaled, once, e) = lossy::estimate(s.dtype, s.row_len, &s.data, step * s.scale)?;
+        Ok((scaled * s.weight + once, e * s.weight))
+    };
     let threads = opts.threads.max(1).min(stats.samples.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<(f64, f64)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let (mut bits, mut err2) = (0.0, 0.0);
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(s) = stats.samples.get(i) else { break };
-                        let (scaled, once, e) =
-                            lossy::estimate(s.dtype, s.row_len, &s.data, step * s.scale)?;
-                        bits += scaled * s.weight + once;
-                        err2 += e * s.weight;
-                    }
-                    Ok((bits, err2))
+    let results: Vec<Estimate> = if threads == 1 {
+        stats.samples.iter().map(one).collect()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut slots: Vec<Option<Estimate>> = Vec::new();
+        slots.resize_with(stats.samples.len(), || None);
+        let done: Vec<Vec<(usize, Estimate)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(s) = stats.samples.get(i) else { break };
+                            mine.push((i, one(s)));
+                        }
+                        mine
+                    })
                 })
-            })
-            .collect();
-        workers
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap_or_else(|_| {
+                        vec![(0, Err(Error::Internal("a rate-control thread panicked")))]
+                    })
+                })
+                .collect()
+        });
+        for (i, r) in done.into_iter().flatten() {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+        slots
             .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or(Err(Error::Internal("a rate-control thread panicked")))
-            })
+            .map(|r| r.unwrap_or(Err(Error::Internal("a rate-control sample was lost"))))
             .collect()
-    });
+    };
     let (mut bits, mut err2) = (stats.fixed_bits, 0.0);
     for r in results {
         let (b, e) = r?;
@@ -294,7 +334,7 @@ fn evaluate(stats: &Stats, step: f64, opts: &Options) -> Result<(f64, f64)> {
 }
 
 /// The quantizer step meeting `target`, by bisection on log2(step).
-fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Result<f64> {
+pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Result<f64> {
     if stats.float_params == 0 {
         return Ok(1.0);
     }
@@ -326,36 +366,36 @@ fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Result<f64> {
     };
     // High-rate guess, then widen a bracket [fine, coarse] around the target.
     let guess = match target {
-        Target::Snr(s) => rms * 12f64.sqrt() * 10f64.powf(-s / 20.0),
-        Target::BitsPerWeight(b) => rms * 2f64.powf(2.0 - b),
+        Target::Snr(s) => rms * 12f64.sqrt() * math::pow(10.0, -s / 20.0),
+        Target::BitsPerWeight(b) => rms * math::exp2(2.0 - b),
     };
-    let (mut fine, mut coarse) = (guess.log2(), guess.log2());
+    let (mut fine, mut coarse) = (math::log2(guess), math::log2(guess));
     for _ in 0..64 {
-        if too_coarse(2f64.powf(coarse))? {
+        if too_coarse(math::exp2(coarse))? {
             break;
         }
         coarse += 2.0;
     }
     for _ in 0..64 {
-        if !too_coarse(2f64.powf(fine))? {
+        if !too_coarse(math::exp2(fine))? {
             break;
         }
         fine -= 2.0;
     }
-    if too_coarse(2f64.powf(fine))? || !too_coarse(2f64.powf(coarse))? {
+    if too_coarse(math::exp2(fine))? || !too_coarse(math::exp2(coarse))? {
         return Err(Error::InvalidLossyTarget {
             reason: "no quantizer step reaches this target".to_string(),
         });
     }
     for _ in 0..BISECTIONS {
         let mid = 0.5 * (fine + coarse);
-        if too_coarse(2f64.powf(mid))? {
+        if too_coarse(math::exp2(mid))? {
             coarse = mid;
         } else {
             fine = mid;
         }
     }
-    Ok(2f64.powf(fine))
+    Ok(math::exp2(fine))
 }
 
 #[cfg(test)]

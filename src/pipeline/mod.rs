@@ -6,6 +6,7 @@
 pub mod chunking;
 mod lossy;
 mod parallel;
+pub mod session;
 
 use std::io::{Read, Write};
 
@@ -101,7 +102,7 @@ pub fn snr_db(sig2: f64, err2: f64) -> f64 {
     if err2 == 0.0 {
         f64::INFINITY
     } else {
-        10.0 * (sig2 / err2).log10()
+        10.0 * codec::math::log10(sig2 / err2)
     }
 }
 
@@ -221,25 +222,46 @@ impl<W: Write> Write for Counted<W> {
 }
 
 /// A coded chunk on its way to the writer.
-struct EncodedChunk {
-    chunk: Chunk,
-    payload: Vec<u8>,
+#[derive(Debug, Clone)]
+pub struct EncodedChunk {
+    /// The codec payload stored in the frame.
+    pub payload: Vec<u8>,
     /// What the decoder will produce (the input itself when lossless).
-    decoded: Vec<u8>,
+    pub decoded: Vec<u8>,
+    /// XXH3-64 of `decoded`, the frame's check.
+    pub checksum: u64,
     /// Squared error and signal of the chunk's finite values (lossy only).
-    err2: f64,
-    sig2: f64,
+    pub err2: f64,
+    pub sig2: f64,
 }
 
-impl EncodedChunk {
-    fn lossless(chunk: Chunk, dtype: Dtype, buf: Vec<u8>) -> Result<EncodedChunk> {
-        Ok(EncodedChunk {
-            chunk,
-            payload: lossless::encode_chunk(dtype, chunk.row_len, &buf)?,
-            decoded: buf,
+/// Code one chunk of a `dtype` tensor: quantized at `step` when given (a
+/// float tensor in lossy mode), lossless otherwise. The one chunk coder of
+/// every front end (threads here, Web Workers in the browser).
+pub fn encode_chunk(
+    dtype: Dtype,
+    row_len: usize,
+    step: Option<f64>,
+    data: Vec<u8>,
+) -> Result<EncodedChunk> {
+    match step {
+        Some(step) if dtype.float_layout().is_some() => {
+            let enc = codec::lossy::encode(dtype, row_len, &data, step)?;
+            Ok(EncodedChunk {
+                payload: enc.payload,
+                checksum: xxh3_64(&enc.decoded),
+                decoded: enc.decoded,
+                err2: enc.err2,
+                sig2: enc.sig2,
+            })
+        }
+        _ => Ok(EncodedChunk {
+            payload: lossless::encode_chunk(dtype, row_len, &data)?,
+            checksum: xxh3_64(&data),
+            decoded: data,
             err2: 0.0,
             sig2: 0.0,
-        })
+        }),
     }
 }
 
@@ -252,21 +274,105 @@ pub fn compress<R: Read, W: Write + Send>(
 ) -> Result<Report> {
     let (header, data) = safetensors::open(input)?;
     let steps = vec![None; header.tensors().len()];
-    encode_file(
-        &header,
-        data,
-        output,
-        opts,
-        progress,
-        &steps,
-        &EncodedChunk::lossless,
-    )
+    encode_file(&header, data, output, opts, progress, &steps)
 }
 
-type ChunkCoder<'a> = dyn Fn(Chunk, Dtype, Vec<u8>) -> Result<EncodedChunk> + Sync + 'a;
+/// Writes coded chunks in file order: the container, the whole-file hash
+/// and the per-tensor report. Shared by the threaded pipeline and
+/// [`session::Compression`].
+struct Assembler<W: Write> {
+    writer: StzWriter<Counted<W>>,
+    file_hash: Xxh3,
+    report: Report,
+    raw_done: u64,
+}
 
-/// Reads every chunk of `data`, codes it with `code` on the worker threads
-/// and writes the container in order.
+impl<W: Write> Assembler<W> {
+    fn new(header: &Header, output: W, steps: &[Option<f64>]) -> Result<Self> {
+        let mut report = Report::new(header);
+        for (t, &step) in report.tensors.iter_mut().zip(steps) {
+            t.step = step;
+        }
+        let mut file_hash = Xxh3::new();
+        file_hash.update(header.raw());
+        let writer = StzWriter::new(
+            Counted {
+                inner: output,
+                count: 0,
+            },
+            header.raw(),
+        )?;
+        Ok(Assembler {
+            writer,
+            file_hash,
+            report,
+            raw_done: header.raw().len() as u64,
+        })
+    }
+
+    /// Appends the frame of `chunk`, which must come right after the
+    /// previous one.
+    fn add(&mut self, chunk: &Chunk, enc: &EncodedChunk) -> Result<()> {
+        if enc.decoded.len() != chunk.len {
+            return Err(Error::Internal(
+                "a coded chunk does not decode to its length",
+            ));
+        }
+        let tensor =
+            u32::try_from(chunk.tensor).map_err(|_| Error::Internal("too many tensors"))?;
+        self.file_hash.update(&enc.decoded);
+        let before = self.writer.bytes_written();
+        self.writer
+            .write_chunk(tensor, chunk.len as u64, enc.checksum, &enc.payload)?;
+        if let Some(t) = self.report.tensors.get_mut(chunk.tensor) {
+            t.stored_bytes += self.writer.bytes_written() - before;
+            t.err2 += enc.err2;
+            t.sig2 += enc.sig2;
+        }
+        self.raw_done += chunk.len as u64;
+        Ok(())
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            raw_bytes: self.raw_done,
+            raw_total: self.report.raw_bytes,
+            stz_bytes: self.writer.bytes_written(),
+        }
+    }
+
+    /// The output so far (to drain it, for callers writing to memory).
+    fn output_mut(&mut self) -> &mut W {
+        &mut self.writer.get_mut().inner
+    }
+
+    /// Writes the lossy records, the index and the trailer.
+    fn finish(mut self) -> Result<(W, Report)> {
+        for (i, t) in self.report.tensors.iter().enumerate() {
+            if let Some(step) = t.step {
+                let tensor = u32::try_from(i).map_err(|_| Error::Internal("too many tensors"))?;
+                self.writer.set_tensor_record(
+                    tensor,
+                    MODE_LOSSY,
+                    LossyRecord {
+                        step,
+                        err2: t.err2,
+                        sig2: t.sig2,
+                    }
+                    .to_bytes(),
+                );
+            }
+        }
+        let counted = self
+            .writer
+            .finish(self.file_hash.digest(), self.report.raw_bytes)?;
+        self.report.stz_bytes = counted.count;
+        Ok((counted.inner, self.report))
+    }
+}
+
+/// Reads every chunk of `data`, codes it on the worker threads (lossy at
+/// the tensor's step when it has one) and writes the container in order.
 fn encode_file<R: Read, W: Write + Send>(
     header: &Header,
     mut data: safetensors::DataReader<R>,
@@ -274,27 +380,11 @@ fn encode_file<R: Read, W: Write + Send>(
     opts: &Options,
     progress: &(dyn Fn(Progress) + Sync),
     steps: &[Option<f64>],
-    code: &ChunkCoder,
 ) -> Result<Report> {
-    let mut report = Report::new(header);
-    for (t, &step) in report.tensors.iter_mut().zip(steps) {
-        t.step = step;
-    }
+    let mut asm = Assembler::new(header, output, steps)?;
     let plan = chunking::plan(header, opts.chunk_bytes);
-    let mut file_hash = Xxh3::new();
-    file_hash.update(header.raw());
-    let mut writer = StzWriter::new(
-        Counted {
-            inner: output,
-            count: 0,
-        },
-        header.raw(),
-    )?;
     let dtypes: Vec<Dtype> = header.tensors().iter().map(|t| t.dtype).collect();
     let mut next = plan.iter();
-    let mut raw_done = header.raw().len() as u64;
-    let raw_total = header.file_len();
-    let tensors = &mut report.tensors;
     ordered_map_chunks(
         opts,
         || {
@@ -310,54 +400,20 @@ fn encode_file<R: Read, W: Write + Send>(
                 .get(chunk.tensor)
                 .copied()
                 .ok_or(Error::Internal("chunk of no tensor"))?;
-            code(chunk, dtype, buf)
+            let step = steps.get(chunk.tensor).copied().flatten();
+            Ok((chunk, encode_chunk(dtype, chunk.row_len, step, buf)?))
         },
-        |enc: EncodedChunk| {
-            let tensor =
-                u32::try_from(enc.chunk.tensor).map_err(|_| Error::Internal("too many tensors"))?;
-            file_hash.update(&enc.decoded);
-            let before = writer.bytes_written();
-            writer.write_chunk(
-                tensor,
-                enc.chunk.len as u64,
-                xxh3_64(&enc.decoded),
-                &enc.payload,
-            )?;
-            if let Some(t) = tensors.get_mut(enc.chunk.tensor) {
-                t.stored_bytes += writer.bytes_written() - before;
-                t.err2 += enc.err2;
-                t.sig2 += enc.sig2;
-            }
-            raw_done += enc.chunk.len as u64;
-            progress(Progress {
-                raw_bytes: raw_done,
-                raw_total,
-                stz_bytes: writer.bytes_written(),
-            });
+        |(chunk, enc): (Chunk, EncodedChunk)| {
+            asm.add(&chunk, &enc)?;
+            progress(asm.progress());
             Ok(())
         },
     )?;
     data.finish()?;
-    for (i, t) in report.tensors.iter().enumerate() {
-        if let Some(step) = t.step {
-            let tensor = u32::try_from(i).map_err(|_| Error::Internal("too many tensors"))?;
-            writer.set_tensor_record(
-                tensor,
-                MODE_LOSSY,
-                LossyRecord {
-                    step,
-                    err2: t.err2,
-                    sig2: t.sig2,
-                }
-                .to_bytes(),
-            );
-        }
-    }
-    let counted = writer.finish(file_hash.digest(), header.file_len())?;
-    report.stz_bytes = counted.count;
+    let (_, report) = asm.finish()?;
     progress(Progress {
-        raw_bytes: raw_total,
-        raw_total,
+        raw_bytes: report.raw_bytes,
+        raw_total: report.raw_bytes,
         stz_bytes: report.stz_bytes,
     });
     Ok(report)
@@ -373,26 +429,30 @@ fn ordered_map_chunks<J: Send, O: Send>(
 }
 
 /// Where decoded chunks must land: the tensor and the bytes left in it.
-struct Expect<'h> {
-    header: &'h Header,
+struct Expect {
     tensor: usize,
     left: u64,
 }
 
-impl Expect<'_> {
+impl Expect {
+    fn new(header: &Header) -> Expect {
+        Expect {
+            tensor: 0,
+            left: header.tensors().first().map_or(0, |t| t.byte_len()),
+        }
+    }
+
     /// Check the next frame against the header and return the dtype.
-    fn take(&mut self, tensor: u32, len: u64) -> Result<Dtype> {
+    fn take(&mut self, header: &Header, tensor: u32, len: u64) -> Result<Dtype> {
         let tensor = tensor as usize;
         while self.left == 0 && self.tensor < tensor {
             self.tensor += 1;
-            self.left = self
-                .header
+            self.left = header
                 .tensors()
                 .get(self.tensor)
                 .map_or(0, |t| t.byte_len());
         }
-        let info = self
-            .header
+        let info = header
             .tensors()
             .get(self.tensor)
             .filter(|_| self.tensor == tensor)
@@ -408,7 +468,7 @@ impl Expect<'_> {
         Ok(info.dtype)
     }
 
-    fn finish(mut self) -> Result<()> {
+    fn finish(mut self, header: &Header) -> Result<()> {
         loop {
             if self.left != 0 {
                 return Err(Error::MissingChunks {
@@ -417,12 +477,32 @@ impl Expect<'_> {
                 });
             }
             self.tensor += 1;
-            match self.header.tensors().get(self.tensor) {
+            match header.tensors().get(self.tensor) {
                 Some(t) => self.left = t.byte_len(),
                 None => return Ok(()),
             }
         }
     }
+}
+
+/// Decode one frame's payload and check it against the frame: the one
+/// chunk decoder of every front end (threads here, Web Workers in the
+/// browser). The decoded length is checked against the container's limit
+/// before anything is allocated.
+pub fn decode_chunk(dtype: Dtype, chunk: &ChunkHeader, payload: &[u8]) -> Result<Vec<u8>> {
+    let limit = crate::container::MAX_CHUNK_RAW;
+    let len = usize::try_from(chunk.decoded_len)
+        .ok()
+        .filter(|_| chunk.decoded_len <= limit)
+        .ok_or(Error::StzChunkDecodedTooLarge {
+            offset: 0,
+            len: chunk.decoded_len,
+            limit,
+        })?;
+    let mut out = vec![0u8; len];
+    codec::decode_chunk(dtype, payload, &mut out)?;
+    chunk.verify(&out)?;
+    Ok(out)
 }
 
 /// Decompress a `.stz` stream, writing the safetensors file to `output`
@@ -442,11 +522,7 @@ pub fn decompress<R: Read, W: Write + Send>(
     if let Some(w) = output.as_mut() {
         w.write_all(header.raw())?;
     }
-    let mut expect = Expect {
-        header: &header,
-        tensor: 0,
-        left: header.tensors().first().map_or(0, |t| t.byte_len()),
-    };
+    let mut expect = Expect::new(&header);
     let mut raw_done = header.raw().len() as u64;
     let raw_total = header.file_len();
     let tensors = &mut report.tensors;
@@ -457,15 +533,11 @@ pub fn decompress<R: Read, W: Write + Send>(
             let Some(ch) = reader.next_chunk(&mut payload)? else {
                 return Ok(None);
             };
-            let dtype = expect.take(ch.tensor, ch.decoded_len)?;
+            let dtype = expect.take(&header, ch.tensor, ch.decoded_len)?;
             Ok(Some((ch, dtype, payload)))
         },
         |(ch, dtype, payload): (ChunkHeader, Dtype, Vec<u8>)| {
-            let len =
-                usize::try_from(ch.decoded_len).map_err(|_| Error::Internal("chunk too large"))?;
-            let mut out = vec![0u8; len];
-            codec::decode_chunk(dtype, &payload, &mut out)?;
-            ch.verify(&out)?;
+            let out = decode_chunk(dtype, &ch, &payload)?;
             Ok((ch, payload.len(), out))
         },
         |(ch, stored, out): (ChunkHeader, usize, Vec<u8>)| {
@@ -485,7 +557,7 @@ pub fn decompress<R: Read, W: Write + Send>(
             Ok(())
         },
     )?;
-    expect.finish()?;
+    expect.finish(&header)?;
     let (_index, trailer) = reader.finish()?;
     let stz_len = trailer.index_offset + trailer.index_len + Trailer::LEN as u64;
     let actual = file_hash.digest();

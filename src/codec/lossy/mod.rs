@@ -237,7 +237,7 @@ fn estimated_bits(counts: &Counts) -> (f64, f64) {
     for c in counts {
         let t = c.iter().sum::<u64>() as f64;
         for &x in c.iter().filter(|&&x| x > 0) {
-            entropy += x as f64 * (t / x as f64).log2();
+            entropy += x as f64 * crate::codec::math::log2(t / x as f64);
             tables += 7.0;
         }
     }

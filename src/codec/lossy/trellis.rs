@@ -42,7 +42,7 @@ fn rate(table: &[f64; 256], k: i64) -> f64 {
     let a = k.unsigned_abs();
     match table.get(a as usize) {
         Some(&r) => r,
-        None => LAMBDA * (1.7 + 1.6 * ((a + 1) as f64).log2()),
+        None => LAMBDA * (1.7 + 1.6 * crate::codec::math::log2((a + 1) as f64)),
     }
 }
 
@@ -53,7 +53,7 @@ fn rate_table() -> [f64; 256] {
             * if a == 0 {
                 0.6
             } else {
-                1.7 + 1.6 * ((a + 1) as f64).log2()
+                1.7 + 1.6 * crate::codec::math::log2((a + 1) as f64)
             }
     })
 }
