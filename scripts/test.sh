@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of stzip on a fresh Debian 12 machine: installs what is
 # missing (skipping what is already there), fetches the real-weights test
-# model into the cache, then runs lint, unit, integration and CLI tests.
+# model into the cache, then runs lint, unit, integration and CLI tests,
+# the wasm API in headless Chromium and Firefox (page and worker), and the
+# page end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export STZIP_CACHE="${STZIP_CACHE:-$HOME/.cache/stzip}"
@@ -15,9 +17,23 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 # Real weights for the tests that use them (they skip, saying so, without).
 bash scripts/setup-data.sh || echo "note: test model unavailable; tests that need it will skip"
 
+# Browsers, drivers, wasm-bindgen-cli, npm packages.
+bash scripts/setup-web.sh --browsers
+unset RUSTFLAGS # would replace the +simd128 of .cargo/config.toml
+
 echo "== format and lint"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+wasm_tests=(--no-default-features --target wasm32-unknown-unknown --test wasm_page --test wasm_worker)
+cargo clippy --locked --lib "${wasm_tests[@]}" -- -D warnings
 
 echo "== tests"
 cargo test --release --locked --all-targets
+
+echo "== wasm API in browsers (page and dedicated worker)"
+export WASM_BINDGEN_TEST_TIMEOUT=180
+CHROMEDRIVER=/usr/bin/chromedriver cargo test --release --locked "${wasm_tests[@]}"
+GECKODRIVER="$(command -v geckodriver)" cargo test --release --locked "${wasm_tests[@]}"
+echo "-- the scalar (no SIMD) build, in Chromium"
+CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-simd128" \
+  cargo test --release --locked --target-dir target/wasm-scalar "${wasm_tests[@]}"

@@ -6,8 +6,14 @@
 //!   models and byte-plane coder.
 //! - [`container`]: the `.stz` file format (chunks, checksums, index).
 //! - [`pipeline`]: compress / decompress drivers tying the three together,
-//!   streaming with bounded memory and parallel over chunks.
+//!   streaming with bounded memory and parallel over chunks; its
+//!   [`pipeline::session`] steps serve callers that schedule chunks
+//!   themselves.
+//! - `bindings` (wasm32 only): the browser API over those sessions.
+//! - the `stzip` binary (`src/cli/`): the command line front end.
 
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;
 pub mod codec;
 pub mod container;
 pub mod error;

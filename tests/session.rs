@@ -250,3 +250,34 @@ fn session_errors_name_what_is_wrong() {
         Err(Error::HeaderLenZero)
     ));
 }
+
+#[test]
+fn parity_file_bytes_are_pinned() {
+    // The wasm tests assert the same hashes: native and browser builds
+    // write identical files.
+    use xxhash_rust::xxh3::xxh3_64;
+    let file = common::parity_file();
+    let mut out = Vec::new();
+    compress(&file[..], &mut out, &Options::default(), &|_| {}).unwrap();
+    let lossless = xxh3_64(&out);
+    let mut out = Vec::new();
+    let l = LossyOptions {
+        target: Target::BitsPerWeight(4.5),
+        allocation: Allocation::Model,
+        tied_embeddings: None,
+    };
+    compress_lossy(
+        &mut || Ok(&file[..]),
+        &mut out,
+        &Options::default(),
+        &l,
+        &|_| {},
+    )
+    .unwrap();
+    let lossy = xxh3_64(&out);
+    assert_eq!(
+        (lossless, lossy),
+        (common::PARITY_LOSSLESS, common::PARITY_LOSSY),
+        "{lossless:#018x} {lossy:#018x}"
+    );
+}

@@ -258,6 +258,11 @@ impl Decompression {
         }
     }
 
+    /// The file's header, once [`Event::Header`] was returned.
+    pub fn header(&self) -> Option<&Header> {
+        self.header.as_ref()
+    }
+
     /// Appends input bytes.
     pub fn push(&mut self, data: &[u8]) -> Result<()> {
         if self.ended {

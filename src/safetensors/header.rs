@@ -195,8 +195,9 @@ impl Header {
     }
 }
 
-/// Validate the length prefix on its own (before any allocation).
-fn check_declared_len(prefix: [u8; PREFIX_LEN]) -> Result<u64> {
+/// Validate the length prefix on its own (before any allocation) and
+/// return the JSON length it declares.
+pub fn check_declared_len(prefix: [u8; PREFIX_LEN]) -> Result<u64> {
     let len = u64::from_le_bytes(prefix);
     if len == 0 {
         return Err(Error::HeaderLenZero);

@@ -139,3 +139,98 @@ pub fn borrowed<'a>(
         .map(|(n, d, s, b)| (n.as_str(), *d, s.clone(), b.clone()))
         .collect()
 }
+
+/// The file whose `.stz` bytes the native and wasm builds must both write
+/// (`tests/session.rs` and `tests/wasm/`): Gaussian and Laplacian F32 rows
+/// with per-row scales, a smooth tensor, BF16 and F16 weights, a 1-D norm,
+/// an integer tensor.
+pub fn parity_file() -> Vec<u8> {
+    let mut rng = Rng(4242);
+    let (rows, cols) = (192usize, 96usize);
+    let mut gauss = Vec::new();
+    let mut laplace = Vec::new();
+    let mut smooth = Vec::new();
+    for i in 0..rows {
+        let scale = 0.02 * (1.0 + (i % 5) as f64);
+        for j in 0..cols {
+            gauss.extend_from_slice(&((rng.gauss() * scale) as f32).to_le_bytes());
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let l = -scale * u.signum() * (1.0 - 2.0 * u.abs()).max(1e-300).ln();
+            laplace.extend_from_slice(&(l as f32).to_le_bytes());
+            let s = (i as f64 * 0.05).sin() * (j as f64 * 0.11).cos() * 0.1;
+            smooth.extend_from_slice(&(s as f32).to_le_bytes());
+        }
+    }
+    let f16: Vec<u8> = (0..4096)
+        .flat_map(|_| {
+            let x = half_bits(rng.gauss() * 0.05);
+            x.to_le_bytes()
+        })
+        .collect();
+    safetensors(
+        &[
+            (
+                "embed_tokens.weight",
+                "F32",
+                vec![rows as u64, cols as u64],
+                gauss,
+            ),
+            (
+                "layers.0.mlp.weight",
+                "F32",
+                vec![rows as u64, cols as u64],
+                laplace,
+            ),
+            (
+                "layers.0.smooth",
+                "F32",
+                vec![rows as u64, cols as u64],
+                smooth,
+            ),
+            (
+                "layers.0.attn.weight",
+                "BF16",
+                vec![128, 64],
+                bf16_gauss(&mut rng, 128 * 64, 0.03),
+            ),
+            ("layers.0.proj.weight", "F16", vec![64, 64], f16),
+            (
+                "layers.0.norm.weight",
+                "F32",
+                vec![96],
+                f32_gauss(&mut rng, 96, 1.0),
+            ),
+            (
+                "position_ids",
+                "I64",
+                vec![8],
+                (0..8i64).flat_map(|i| i.to_le_bytes()).collect(),
+            ),
+        ],
+        Some(&[("format", "pt")]),
+        2,
+    )
+}
+
+/// XXH3-64 of the `.stz` of [`parity_file`]: lossless, and lossy at 4.5
+/// bits per weight (model allocation, default chunking).
+pub const PARITY_LOSSLESS: u64 = 0x5abf6d50379bba47;
+pub const PARITY_LOSSY: u64 = 0x8e50909b31d63253;
+
+/// IEEE half bits of `x` (round to nearest even, finite inputs).
+fn half_bits(x: f64) -> u16 {
+    let f = x as f32;
+    let b = f.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let exp = ((b >> 23) & 0xff) as i32 - 127 + 15;
+    if exp <= 0 {
+        return sign;
+    }
+    let mant = b & 0x7f_ffff;
+    let mut h = (sign as u32) | ((exp as u32) << 10) | (mant >> 13);
+    let rest = mant & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) {
+        h += 1;
+    }
+    h as u16
+}
