@@ -297,4 +297,99 @@ pub enum Error {
     InvalidLossyTarget { reason: String },
     #[error("the input changed between the statistics and the coding pass")]
     InputChanged,
+    // ---- Hugging Face Hub --------------------------------------------------
+    /// The input looks like a Hub reference (`hf://`, a Hub URL) but is not
+    /// one stzip can use.
+    #[error("not a usable Hugging Face Hub reference {input:?}: {reason}")]
+    HubBadReference { input: String, reason: &'static str },
+
+    /// A repo id that the Hub would not accept (`owner/name`).
+    #[error("bad Hub repo id {id:?}: {reason}")]
+    HubBadRepoId { id: String, reason: &'static str },
+
+    /// A file path inside a repo that could escape it or is not a file name.
+    #[error("bad file path {path:?} in the repo: {reason}")]
+    HubBadPath { path: String, reason: &'static str },
+
+    /// The Hub base URL (`--hub`, `HF_ENDPOINT`) is not an http(s) origin.
+    #[error("bad Hub URL {url:?}: {reason}")]
+    HubBadEndpoint { url: String, reason: &'static str },
+
+    /// 401/403 and no token was sent.
+    #[error(
+        "{repo}: the repo is gated or private (HTTP {status}) and no access token was sent: \
+         set HF_TOKEN to a token that has access (or log in with `hf auth login`, which saves \
+         it in ~/.cache/huggingface/token)"
+    )]
+    HubTokenNeeded { repo: String, status: u16 },
+
+    /// 401/403 although a token was sent.
+    #[error(
+        "{repo}: the Hub refused the access token (HTTP {status}): the repo is gated or private \
+         and this token has no access to it; request access on the repo page, or use another token"
+    )]
+    HubTokenRefused { repo: String, status: u16 },
+
+    /// The token file or variable holds something that cannot be a token.
+    #[error("the Hugging Face token from {source_name} is not a valid token (printable ASCII, no spaces)")]
+    HubBadToken { source_name: String },
+
+    /// 404: the repo, the revision or the file.
+    #[error("not found on the Hub: {what}")]
+    HubNotFound { what: String },
+
+    /// A shard named by `model.safetensors.index.json` could escape the
+    /// output directory or the repo (`..`, an absolute path, a URL).
+    #[error("bad shard name {name:?} in {index}: {reason}")]
+    HubBadShardName {
+        index: String,
+        name: String,
+        reason: &'static str,
+    },
+
+    /// The shard index is malformed or disagrees with the repo.
+    #[error("bad shard index {index}: {reason}")]
+    HubBadIndex { index: String, reason: String },
+
+    /// Two repo files would be written to the same output name.
+    #[error("{first:?} and {second:?} would both be written as {name:?}")]
+    HubNameClash {
+        first: String,
+        second: String,
+        name: String,
+    },
+
+    /// The repo has nothing to compress.
+    #[error("{repo}@{revision} has no .safetensors files")]
+    HubNoSafetensors { repo: String, revision: String },
+
+    /// A download kept failing.
+    #[error("{what}: giving up after {attempts} failed attempts in a row; last: {last}")]
+    HubRetriesExhausted {
+        what: String,
+        attempts: u32,
+        last: String,
+    },
+
+    /// An HTTP status that has no better meaning.
+    #[error("{what}: the Hub answered HTTP {status}")]
+    HubHttpStatus { what: String, status: u16 },
+
+    /// An API answer or index beyond its size cap.
+    #[error("{what}: response larger than the limit of {limit} bytes")]
+    HubResponseTooLarge { what: String, limit: u64 },
+
+    /// A response that does not have the shape the Hub API gives.
+    #[error("{what}: unexpected response: {reason}")]
+    HubBadResponse { what: String, reason: String },
+
+    /// The file's ETag changed between a drop and its resume.
+    #[error(
+        "{what} changed on the Hub during the download (ETag {before} became {after}): run again"
+    )]
+    HubFileChanged {
+        what: String,
+        before: String,
+        after: String,
+    },
 }

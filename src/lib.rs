@@ -10,6 +10,8 @@
 //!   [`pipeline::session`] steps serve callers that schedule chunks
 //!   themselves.
 //! - `bindings` (wasm32 only): the browser API over those sessions.
+//! - [`hub`]: compressing straight from the Hugging Face Hub (names and
+//!   shard indexes everywhere; the HTTP client with the `cli` feature).
 //! - the `stzip` binary (`src/cli/`): the command line front end.
 
 #[cfg(target_arch = "wasm32")]
@@ -17,6 +19,7 @@ pub mod bindings;
 pub mod codec;
 pub mod container;
 pub mod error;
+pub mod hub;
 pub mod io;
 pub mod pipeline;
 pub mod safetensors;

@@ -12,13 +12,20 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Compress a .safetensors file into .stz (`-` reads stdin).
+    /// Compress a .safetensors file into .stz (`-` reads stdin), or
+    /// straight from the Hugging Face Hub.
     Compress {
-        /// Input .safetensors file, or `-` for stdin (lossless only).
+        /// Input .safetensors file, `-` for stdin (lossless only), or on the
+        /// Hub: hf://owner/repo[@rev][/file] or a https://huggingface.co/…
+        /// URL (token from HF_TOKEN or ~/.cache/huggingface/token).
         input: String,
-        /// Output file (default: INPUT.stz; `-` for stdout).
+        /// Output file (default: INPUT.stz; `-` for stdout). For a whole
+        /// Hub repo, a directory (default: the repo's name).
         #[arg(short, long)]
         output: Option<String>,
+        /// Hub base URL (default: $HF_ENDPOINT, else https://huggingface.co).
+        #[arg(long, value_name = "URL")]
+        hub: Option<String>,
         #[command(flatten)]
         lossy: LossyArgs,
         /// Print the per-tensor report as JSON on stdout.

@@ -5,10 +5,12 @@
 
 mod args;
 mod files;
+mod hub;
 mod inspect;
 mod progress;
 mod report;
 
+use std::borrow::Cow;
 use std::io::{Read, Write};
 
 use std::process::ExitCode;
@@ -37,19 +39,30 @@ impl Failure {
 
 impl From<stzip::Error> for Failure {
     fn from(e: stzip::Error) -> Failure {
-        Failure {
-            message: e.to_string(),
-            code: 1,
-        }
+        let message = match &e {
+            stzip::Error::Io(io) => io_message(io),
+            e => e.to_string(),
+        };
+        Failure { message, code: 1 }
     }
 }
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
         Failure {
-            message: e.to_string(),
+            message: io_message(&e),
             code: 1,
         }
+    }
+}
+
+/// An I/O error's message; an stzip error carried inside one (a Hub
+/// download fails through `Read`) speaks for itself.
+fn io_message(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|i| i.downcast_ref::<stzip::Error>()) {
+        Some(stzip::Error::Io(inner)) => io_message(inner),
+        Some(inner) => inner.to_string(),
+        None => format!("I/O error: {e}"),
     }
 }
 
@@ -59,10 +72,29 @@ pub fn run() -> ExitCode {
         Command::Compress {
             input,
             output,
+            hub,
             lossy,
             json,
             common,
-        } => compress(input, output.as_deref(), lossy, *json, common),
+        } if stzip::hub::refs::is_hub_ref(input) => hub::compress(
+            input,
+            output.as_deref(),
+            hub.as_deref(),
+            lossy,
+            *json,
+            common,
+        ),
+        Command::Compress {
+            input,
+            output,
+            hub,
+            lossy,
+            json,
+            common,
+        } => match hub {
+            Some(_) => Err(Failure::usage("--hub applies to hf:// and Hub URL inputs")),
+            None => compress(input, output.as_deref(), lossy, *json, common),
+        },
         Command::Decompress {
             input,
             output,
@@ -91,6 +123,23 @@ fn options(common: &CommonArgs) -> Result<Options, Failure> {
     Ok(opts)
 }
 
+/// The lossy settings asked for, if any (`None`: lossless).
+fn lossy_options(lossy: &LossyArgs, tied_embeddings: Option<bool>) -> Option<LossyOptions> {
+    let target = match (lossy.bits_per_weight, lossy.snr) {
+        (Some(b), _) => Target::BitsPerWeight(b),
+        (None, Some(s)) => Target::Snr(s),
+        (None, None) => return None,
+    };
+    Some(LossyOptions {
+        target,
+        allocation: match lossy.allocation {
+            AllocationArg::Model => Allocation::Model,
+            AllocationArg::Uniform => Allocation::Uniform,
+        },
+        tied_embeddings,
+    })
+}
+
 fn compress(
     input: &str,
     output: Option<&str>,
@@ -103,29 +152,16 @@ fn compress(
         None if input == "-" => "-".to_string(),
         None => format!("{input}.stz"),
     };
-    let target = match (lossy.bits_per_weight, lossy.snr) {
-        (Some(b), _) => Some(Target::BitsPerWeight(b)),
-        (None, Some(s)) => Some(Target::Snr(s)),
-        (None, None) => None,
-    };
-    let (report, secs) = match target {
+    let (report, secs) = match lossy_options(lossy, tied_embeddings(input)) {
         None => run_job(input, &out_path, common, "compressing", |r, w, opts, p| {
             pipeline::compress(r, w, opts, p)
         })?,
-        Some(target) => {
+        Some(lossy) => {
             if input == "-" {
                 return Err(Failure::usage(
                     "lossy compression reads its input twice (statistics, then coding): give a file, not stdin",
                 ));
             }
-            let lossy = LossyOptions {
-                target,
-                allocation: match lossy.allocation {
-                    AllocationArg::Model => Allocation::Model,
-                    AllocationArg::Uniform => Allocation::Uniform,
-                },
-                tied_embeddings: tied_embeddings(input),
-            };
             run_job(input, &out_path, common, "compressing", |_, w, opts, p| {
                 let mut open = || {
                     files::Input::open(input)
@@ -135,12 +171,26 @@ fn compress(
             })?
         }
     };
+    print_summary(input, &out_path, &report, secs, json, common);
+    Ok(())
+}
+
+/// The per-tensor table (lossy), the JSON report when asked, and the
+/// one-line summary.
+fn print_summary(
+    input: &str,
+    out_path: &str,
+    report: &Report,
+    secs: f64,
+    json: bool,
+    common: &CommonArgs,
+) {
     if json {
-        println!("{}", report::json(input, &report));
+        println!("{}", report::json(input, report));
     }
     if !common.quiet {
         if report.snr_db().is_some() {
-            eprint!("{}", report::table(&report));
+            eprint!("{}", report::table(report));
         }
         let mode = match report.snr_db() {
             Some(snr) => format!("lossy, weight SNR {snr:.2} dB"),
@@ -155,7 +205,6 @@ fn compress(
             secs
         );
     }
-    Ok(())
 }
 
 fn decompress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<(), Failure> {
@@ -207,6 +256,15 @@ fn verify(input: &str, common: &CommonArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A compression or decompression job: input, output, options, progress.
+type Job<'a> = dyn Fn(
+        Box<dyn Read>,
+        &mut Output,
+        &Options,
+        &(dyn Fn(pipeline::Progress) + Sync),
+    ) -> stzip::Result<Report>
+    + 'a;
+
 /// Open input and output, run the job with a progress bar, and commit the
 /// output only when the job succeeded.
 fn run_job(
@@ -221,15 +279,27 @@ fn run_job(
         &(dyn Fn(pipeline::Progress) + Sync),
     ) -> stzip::Result<Report>,
 ) -> Result<(Report, f64), Failure> {
-    let opts = options(common)?;
     if input != "-" && input == output {
         return Err(Failure::usage("input and output are the same file"));
     }
+    options(common)?;
     let src = Input::open(input)?;
+    run_job_from(Box::new(src), output, common, verb, &job)
+}
+
+/// [`run_job`] over an input that is already open.
+fn run_job_from(
+    src: Box<dyn Read>,
+    output: &str,
+    common: &CommonArgs,
+    verb: impl Into<Cow<'static, str>>,
+    job: &Job,
+) -> Result<(Report, f64), Failure> {
+    let opts = options(common)?;
     let mut dst = Output::create(output, common.force)?;
     let bar = progress::Bar::new(common.quiet, verb);
     let start = Instant::now();
-    let result = job(Box::new(src), &mut dst, &opts, &|p| bar.update(p));
+    let result = job(src, &mut dst, &opts, &|p| bar.update(p));
     bar.finish();
     match result {
         Ok(report) => {
@@ -264,8 +334,12 @@ pub fn human(bytes: u64) -> String {
 /// untied; `None` when there is no config or it doesn't say.
 fn tied_embeddings(input: &str) -> Option<bool> {
     let dir = std::path::Path::new(input).parent()?;
-    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
-    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    tied_from_config(&std::fs::read_to_string(dir.join("config.json")).ok()?)
+}
+
+/// [`tied_embeddings`] from the text of a config.json.
+fn tied_from_config(text: &str) -> Option<bool> {
+    let config: serde_json::Value = serde_json::from_str(text).ok()?;
     if let Some(tied) = config.get("tie_word_embeddings").and_then(|v| v.as_bool()) {
         return Some(tied);
     }

@@ -8,7 +8,7 @@ use stzip::pipeline::Progress;
 pub struct Bar(Option<ProgressBar>);
 
 impl Bar {
-    pub fn new(quiet: bool, verb: &'static str) -> Bar {
+    pub fn new(quiet: bool, verb: impl Into<std::borrow::Cow<'static, str>>) -> Bar {
         if quiet || !std::io::stderr().is_terminal() {
             return Bar(None);
         }
