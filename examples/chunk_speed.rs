@@ -1,7 +1,7 @@
 //! One thread, one 8 MiB chunk of Gaussian F32 rows: the chunk coders'
 //! speed, the figure the wasm build is compared with (the browser
 //! benchmark, `tests/e2e/bench.mjs`, runs the same coders in workers).
-//! `cargo run --release --example chunk_speed`
+//! `cargo run --release --example chunk_speed [MiB]`
 
 mod common;
 
@@ -11,7 +11,11 @@ use stzip::pipeline::{decode_chunk, encode_chunk};
 use stzip::safetensors::Dtype;
 
 fn main() -> stzip::Result<()> {
-    let (n, row_len) = (2usize << 20, 1024usize);
+    let mib: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(8);
+    let (n, row_len) = (mib << 18, 1024usize);
     let mut rng = Rng(12345);
     let data: Vec<u8> = (0..n)
         .flat_map(|_| ((0.02 * rng.gaussian()) as f32).to_le_bytes())
