@@ -13,6 +13,14 @@ use crate::safetensors::Dtype;
 /// `NEXT[state][k & 1]`; states 0 and 1 use `Q0`, states 2 and 3 use `Q1`.
 pub const NEXT: [[u8; 2]; 4] = [[0, 2], [2, 0], [1, 3], [3, 1]];
 
+/// `INTO[t]`: the (state, index parity) pairs that lead to state `t`.
+const INTO: [[(u8, usize); 2]; 4] = [
+    [(0, 0), (1, 1)],
+    [(2, 0), (3, 1)],
+    [(0, 1), (1, 0)],
+    [(2, 1), (3, 0)],
+];
+
 /// Weight of the rate estimate against squared error (in step² units).
 const LAMBDA: f64 = 0.06;
 /// Indices at or beyond this magnitude escape (see the symbol alphabet).
@@ -58,6 +66,41 @@ fn rate_table() -> [f64; 256] {
     })
 }
 
+/// The cheapest index of each parity under each quantizer for `r` (in
+/// steps), with its cost (squared error + weighted rate): the two levels
+/// around `|r|`, signed, and zero. Of the two levels one is odd and one
+/// even; zero competes with the even one.
+#[inline(always)]
+fn candidates(r: f64, rates: &[f64; 256]) -> [[(f64, i32); 2]; 2] {
+    let a = r.abs();
+    let sign = if r < 0.0 { -1 } else { 1 };
+    let zero = r * r + rate(rates, 0);
+    let mut best = [[(0.0, 0); 2]; 2];
+    for (q, slot) in best.iter_mut().enumerate() {
+        let q = q as u8;
+        let half = if q == 0 { a / 2.0 } else { (a + 1.0) / 2.0 };
+        let lo = half as i64; // a ≥ 0: truncation is floor
+        let cost = |k: i64| {
+            let e = r - level(k, q);
+            e * e + rate(rates, k)
+        };
+        let (k_lo, k_hi) = (sign * lo, sign * (lo + 1));
+        let (m_lo, m_hi) = (cost(k_lo), cost(k_hi));
+        let (k_even, m_even, k_odd, m_odd) = if lo & 1 == 0 {
+            (k_lo, m_lo, k_hi, m_hi)
+        } else {
+            (k_hi, m_hi, k_lo, m_lo)
+        };
+        slot[0] = if zero < m_even {
+            (zero, 0)
+        } else {
+            (m_even, k_even as i32)
+        };
+        slot[1] = (m_odd, k_odd as i32);
+    }
+    best
+}
+
 /// Indices of one chunk (`None`: the value escapes and keeps its bits; it
 /// leaves the state unchanged) and the quantizer each value used. The
 /// state starts at 0 for every chunk and runs on across rows.
@@ -80,40 +123,29 @@ pub fn quantize(
         let mut cost = [f64::INFINITY; 4];
         cost[usize::from(state)] = 0.0;
         for b in row.chunks_exact(w) {
-            let x = values::load(dtype, b);
-            let r = x / step;
-            let mut next_cost = [f64::INFINITY; 4];
-            let mut step_back = [(0u8, 0i32); 4];
-            if r.is_nan() || r.abs() >= LIMIT / 2.0 - 2.0 {
+            let r = values::load(dtype, b) / step;
+            let step_back = if r.is_nan() || r.abs() >= LIMIT / 2.0 - 2.0 {
                 // Escape (non-finite or huge): the state passes through.
-                for s in 0..4 {
-                    next_cost[s] = cost[s];
-                    step_back[s] = (s as u8, i32::MIN);
-                }
+                [(0, i32::MIN), (1, i32::MIN), (2, i32::MIN), (3, i32::MIN)]
             } else {
-                // Candidates are the same for the two states sharing a
-                // quantizer: the two levels around |r| and zero, signed.
-                let a = r.abs();
-                let sign = if r < 0.0 { -1 } else { 1 };
-                for q in 0..2u8 {
-                    let half = if q == 0 { a / 2.0 } else { (a + 1.0) / 2.0 };
-                    let lo = half as i64; // a ≥ 0: truncation is floor
-                    for k in [sign * lo, sign * (lo + 1), 0] {
-                        let e = r - level(k, q);
-                        let m = e * e + rate(&rates, k);
-                        let parity = (k & 1) as usize;
-                        for s in [2 * q, 2 * q + 1] {
-                            let j = cost[usize::from(s)] + m;
-                            let t = usize::from(NEXT[usize::from(s)][parity]);
-                            if j < next_cost[t] {
-                                next_cost[t] = j;
-                                step_back[t] = (s, k as i32);
-                            }
-                        }
-                    }
+                let best = candidates(r, &rates);
+                let mut step_back = [(0u8, 0i32); 4];
+                let mut next_cost = [f64::INFINITY; 4];
+                // Each state has two ways in; take the cheaper (the first
+                // on a tie). Selects, not branches: the choice is random.
+                for (t, ways) in INTO.iter().enumerate() {
+                    let [(s1, p1), (s2, p2)] = *ways;
+                    let (m1, k1) = best[usize::from(quantizer(s1))][p1];
+                    let (m2, k2) = best[usize::from(quantizer(s2))][p2];
+                    let j1 = cost[usize::from(s1)] + m1;
+                    let j2 = cost[usize::from(s2)] + m2;
+                    let second = j2 < j1;
+                    next_cost[t] = if second { j2 } else { j1 };
+                    step_back[t] = if second { (s2, k2) } else { (s1, k1) };
                 }
-            }
-            cost = next_cost;
+                cost = next_cost;
+                step_back
+            };
             back.push(step_back);
         }
         // Trace back from the cheapest end state.
