@@ -62,6 +62,28 @@ pub fn header_length(first8: &[u8]) -> Result<f64, JsError> {
     Ok((json + 8) as f64)
 }
 
+/// `{fileLength, tensors, params: {F32: n, ...}}` of a safetensors header
+/// (the file's first `headerLength` bytes, e.g. from a Range request):
+/// validated as for compression, so a listing never shows a file the codec
+/// would refuse.
+#[wasm_bindgen(js_name = headerSummary)]
+pub fn header_summary(header: Vec<u8>) -> Result<JsValue, JsError> {
+    let h = crate::safetensors::Header::parse(header).map_err(js_err)?;
+    let mut params = std::collections::BTreeMap::<&str, u64>::new();
+    for t in h.tensors() {
+        *params.entry(t.dtype.name()).or_default() += t.num_elements();
+    }
+    let by_dtype = js_sys::Object::new();
+    for (dtype, n) in params {
+        set(&by_dtype, dtype, n as f64)?;
+    }
+    let o = js_sys::Object::new();
+    set(&o, "fileLength", h.file_len() as f64)?;
+    set(&o, "tensors", h.tensors().len())?;
+    set(&o, "params", by_dtype)?;
+    Ok(o.into())
+}
+
 /// Codes one chunk (a worker's job): lossy at `step` when given, else
 /// lossless. Returns `{payload, checksum, decoded?, err2, sig2}`;
 /// `decoded` only when lossy (lossless decodes to the input itself).

@@ -10,7 +10,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::common::{self, borrowed, every_dtype_tensors, safetensors, Rng};
 use stzip::bindings::{
-    build_info, decode_chunk, encode_chunk, header_length, Compressor, Decompressor,
+    build_info, decode_chunk, encode_chunk, header_length, header_summary, Compressor, Decompressor,
 };
 
 fn message(e: JsError) -> String {
@@ -122,6 +122,21 @@ fn reports_the_build() {
         Some(cfg!(target_feature = "simd128"))
     );
     assert_eq!(num(&info, "formatVersion"), 1.0);
+}
+
+#[wasm_bindgen_test]
+fn summarizes_a_header() {
+    let file = common::parity_file();
+    let hl = header_length(&file[..8]).unwrap() as usize;
+    let s = header_summary(file[..hl].to_vec()).unwrap();
+    assert_eq!(num(&s, "fileLength"), file.len() as f64);
+    assert_eq!(num(&s, "tensors"), 7.0);
+    let params = get(&s, "params");
+    assert_eq!(num(&params, "F32"), (3 * 192 * 96 + 96) as f64);
+    assert_eq!(num(&params, "BF16"), (128 * 64) as f64);
+    assert_eq!(num(&params, "I64"), 8.0);
+    let err = message(header_summary(b"\x02\0\0\0\0\0\0\0{]".to_vec()).unwrap_err());
+    assert!(err.contains("JSON"), "{err}");
 }
 
 #[wasm_bindgen_test]
