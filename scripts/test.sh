@@ -37,3 +37,7 @@ GECKODRIVER="$(command -v geckodriver)" cargo test --release --locked "${wasm_te
 echo "-- the scalar (no SIMD) build, in Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-simd128" \
   cargo test --release --locked --target-dir target/wasm-scalar "${wasm_tests[@]}"
+
+echo "== the page, end to end (headless Chromium and Firefox)"
+bash scripts/build-wasm.sh
+STZIP_E2E_NO_BUILD=1 node tests/e2e/run.mjs
