@@ -279,7 +279,7 @@ pub enum Error {
 
     /// The file declares a decoded size beyond the configured limit (a
     /// decompression bomb, or a file bigger than the limit allows).
-    #[error(".stz declares {declared} bytes of output, over the limit of {limit} bytes (--max-output-size raises it)")]
+    #[error(".stz declares {declared} bytes of output, over the limit of {limit} bytes (stzip --max-output-size GIB raises it)")]
     StzOutputTooLarge { declared: u64, limit: u64 },
 
     /// Random access asked for a tensor the file does not have.

@@ -463,7 +463,10 @@ impl Expect {
     /// Check the next frame against the header and return the dtype.
     fn take(&mut self, header: &Header, tensor: u32, len: u64) -> Result<Dtype> {
         let tensor = tensor as usize;
-        while self.left == 0 && self.tensor < tensor {
+        // Bounded by the header's tensors, not by the frame's ordinal (a
+        // corrupt ordinal of 2^32 − 1 must not mean 2^32 steps).
+        let count = header.tensors().len();
+        while self.left == 0 && self.tensor < tensor && self.tensor < count {
             self.tensor += 1;
             self.left = header
                 .tensors()
