@@ -41,6 +41,9 @@ pub enum Error {
     #[error("safetensors header is not valid JSON: {message}")]
     InvalidJson { message: String },
 
+    #[error("safetensors header nests JSON deeper than {limit} levels")]
+    HeaderTooDeep { limit: usize },
+
     #[error("safetensors header is valid JSON but not an object")]
     HeaderNotObject,
 
@@ -273,6 +276,15 @@ pub enum Error {
     /// The index disagrees with the chunk frames, header or trailer.
     #[error(".stz index disagrees with the file: {what}")]
     StzIndexMismatch { what: &'static str },
+
+    /// The file declares a decoded size beyond the configured limit (a
+    /// decompression bomb, or a file bigger than the limit allows).
+    #[error(".stz declares {declared} bytes of output, over the limit of {limit} bytes (stzip --max-output-size GIB raises it)")]
+    StzOutputTooLarge { declared: u64, limit: u64 },
+
+    /// Random access asked for a tensor the file does not have.
+    #[error("no tensor named {name:?} in the file")]
+    TensorNotFound { name: String },
 
     /// Bytes follow the trailer.
     #[error(".stz: unexpected data after the trailer at byte {offset}")]

@@ -93,6 +93,7 @@ fn regenerate() {
     let o = Options {
         threads: 1,
         chunk_bytes: 1 << 12,
+        ..Options::default()
     };
     for (name, input) in inputs() {
         let mut stz = Vec::new();

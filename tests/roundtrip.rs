@@ -10,6 +10,7 @@ fn opts(threads: usize, chunk_bytes: usize) -> Options {
     Options {
         threads,
         chunk_bytes,
+        ..Options::default()
     }
 }
 

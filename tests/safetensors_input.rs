@@ -634,7 +634,10 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         format!("{{\"__metadata__\":{deep_obj}"),
         format!(" {deep}"),
     ] {
-        assert!(parse_json(&json).is_err());
+        assert!(matches!(
+            parse_json(&json),
+            Err(Error::HeaderTooDeep { limit: 128 })
+        ));
     }
     // Moderately deep but complete JSON inside a tensor entry: still refused.
     let nested = format!(
@@ -642,7 +645,10 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         "[".repeat(200),
         "]".repeat(200)
     );
-    assert!(parse_json(&nested).is_err());
+    assert!(matches!(
+        parse_json(&nested),
+        Err(Error::HeaderTooDeep { .. })
+    ));
 }
 
 // ---- data reader -----------------------------------------------------------

@@ -17,6 +17,7 @@ fn opts(threads: usize) -> Options {
     Options {
         threads,
         chunk_bytes: CHUNK,
+        ..Options::default()
     }
 }
 

@@ -72,6 +72,10 @@ pub struct CommonArgs {
     /// No progress bar or summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Decompression: refuse a .stz declaring a safetensors file larger
+    /// than this many GiB (checked before anything is written).
+    #[arg(long, value_name = "GIB", default_value_t = 1024)]
+    pub max_output_size: u64,
 }
 
 /// Lossy mode: quantize float tensors to a size or an error target.

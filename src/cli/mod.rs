@@ -120,6 +120,7 @@ fn options(common: &CommonArgs) -> Result<Options, Failure> {
         }
         opts.threads = t;
     }
+    opts.max_output_bytes = common.max_output_size.saturating_mul(1 << 30);
     Ok(opts)
 }
 

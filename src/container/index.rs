@@ -510,8 +510,8 @@ pub fn read_chunk_at<R: Read + Seek>(
         limit: MAX_CHUNK_PAYLOAD,
     })?;
     payload.clear();
-    payload.resize(len, 0);
-    let got = read_full(r, payload)?;
+    payload.reserve(len.min(1 << 20));
+    let got = r.take(len as u64).read_to_end(payload)?;
     if got != len {
         return Err(Error::StzTruncated {
             offset: loc

@@ -111,9 +111,11 @@ impl<R: Read> StzReader<R> {
             len: u64::from(fh.payload_len),
             limit: MAX_CHUNK_PAYLOAD,
         })?;
+        // Grows as the bytes arrive: a frame header that lies about its
+        // payload length costs no more than the bytes really there.
         payload.clear();
-        payload.resize(len, 0);
-        let got = read_full(&mut self.r, payload)?;
+        payload.reserve(len.min(1 << 20));
+        let got = (&mut self.r).take(len as u64).read_to_end(payload)?;
         if got != len {
             return Err(Error::StzTruncated {
                 offset: at + FRAME_HEADER_LEN as u64 + got as u64,

@@ -8,14 +8,14 @@ mod lossy;
 mod parallel;
 pub mod session;
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::codec::{self, lossless};
 use crate::container::{ChunkHeader, StzReader, StzWriter, Trailer, MODE_LOSSY};
 use crate::error::{Error, Result};
-use crate::safetensors::{self, Dtype, Header};
+use crate::safetensors::{self, Dtype, Header, TensorInfo};
 pub use chunking::{Chunk, DEFAULT_CHUNK_BYTES};
 pub use lossy::{compress_lossy, Allocation, LossyOptions, Target};
 
@@ -34,6 +34,10 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// Default of [`Options::max_output_bytes`]: 1 TiB, beyond any single
+/// safetensors file published (large models ship as shards of a few GB).
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 1 << 40;
+
 /// Settings shared by compression and decompression.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -41,6 +45,11 @@ pub struct Options {
     pub threads: usize,
     /// Uncompressed bytes per chunk (compression only).
     pub chunk_bytes: usize,
+    /// Decompression only: the largest safetensors file (or, for
+    /// [`decompress_tensor`], tensor) a `.stz` may declare. Checked against
+    /// the stored header before anything is allocated for the data or
+    /// written, so a small file claiming terabytes is refused up front.
+    pub max_output_bytes: u64,
 }
 
 impl Default for Options {
@@ -48,8 +57,17 @@ impl Default for Options {
         Options {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             chunk_bytes: DEFAULT_CHUNK_BYTES,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
+}
+
+/// Refuses a declared output beyond `limit` (see [`Options::max_output_bytes`]).
+pub(crate) fn check_output_len(declared: u64, limit: u64) -> Result<()> {
+    if declared > limit {
+        return Err(Error::StzOutputTooLarge { declared, limit });
+    }
+    Ok(())
 }
 
 impl Options {
@@ -445,7 +463,10 @@ impl Expect {
     /// Check the next frame against the header and return the dtype.
     fn take(&mut self, header: &Header, tensor: u32, len: u64) -> Result<Dtype> {
         let tensor = tensor as usize;
-        while self.left == 0 && self.tensor < tensor {
+        // Bounded by the header's tensors, not by the frame's ordinal (a
+        // corrupt ordinal of 2^32 − 1 must not mean 2^32 steps).
+        let count = header.tensors().len();
+        while self.left == 0 && self.tensor < tensor && self.tensor < count {
             self.tensor += 1;
             self.left = header
                 .tensors()
@@ -516,6 +537,7 @@ pub fn decompress<R: Read, W: Write + Send>(
 ) -> Result<Report> {
     let mut reader = StzReader::new(input)?;
     let header = Header::parse(reader.safetensors_header().to_vec())?;
+    check_output_len(header.file_len(), opts.max_output_bytes)?;
     let mut report = Report::new(&header);
     let mut file_hash = Xxh3::new();
     file_hash.update(header.raw());
@@ -572,4 +594,68 @@ pub fn decompress<R: Read, W: Write + Send>(
     }
     report.stz_bytes = stz_len;
     Ok(report)
+}
+
+/// Random access: decodes one tensor, by name, of a seekable `.stz`
+/// (trailer, index, stored header, then only that tensor's frames), with
+/// every chunk checksum checked. Before the output is allocated: the
+/// tensor's chunks must add up to its size in the header, each a whole
+/// number of elements, and the size must be within
+/// [`Options::max_output_bytes`]. Decodes on the calling thread.
+pub fn decompress_tensor<R: Read + Seek>(
+    r: &mut R,
+    name: &str,
+    opts: &Options,
+) -> Result<(TensorInfo, Vec<u8>)> {
+    let (raw, index, trailer) = crate::container::read_index(r)?;
+    let header = Header::parse(raw)?;
+    let (ordinal, info) = header
+        .tensors()
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.name == name)
+        .ok_or_else(|| Error::TensorNotFound {
+            name: name.to_string(),
+        })?;
+    check_output_len(info.byte_len(), opts.max_output_bytes)?;
+    if header.file_len() != trailer.decoded_total {
+        return Err(Error::StzIndexMismatch {
+            what: "decoded total differs from the safetensors header",
+        });
+    }
+    let chunks = u32::try_from(ordinal)
+        .map(|o| index.chunks_of(o))
+        .unwrap_or(&[]);
+    let mut expect = info.byte_len();
+    for c in chunks {
+        if c.decoded_len == 0
+            || c.decoded_len > expect
+            || c.decoded_len % info.dtype.size() as u64 != 0
+        {
+            return Err(Error::ChunkLengthMismatch {
+                tensor: ordinal,
+                len: c.decoded_len,
+                left: expect,
+            });
+        }
+        expect -= c.decoded_len;
+    }
+    if expect != 0 {
+        return Err(Error::MissingChunks {
+            tensor: ordinal,
+            missing: expect,
+        });
+    }
+    let len = usize::try_from(info.byte_len()).map_err(|_| Error::StzOutputTooLarge {
+        declared: info.byte_len(),
+        limit: usize::MAX as u64,
+    })?;
+    // Grows as chunks decode: never more up front than one chunk.
+    let mut out = Vec::with_capacity(len.min(crate::container::MAX_CHUNK_RAW as usize));
+    let mut payload = Vec::new();
+    for loc in chunks {
+        let ch = crate::container::read_chunk_at(r, loc, &mut payload)?;
+        out.extend_from_slice(&decode_chunk(info.dtype, &ch, &payload)?);
+    }
+    Ok((info.clone(), out))
 }

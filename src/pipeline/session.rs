@@ -119,6 +119,7 @@ impl Compression {
         let one_thread = Options {
             threads: 1,
             chunk_bytes: chunking::DEFAULT_CHUNK_BYTES,
+            ..Options::default()
         };
         let step = choose_step(&stats, lossy.target, &one_thread)?;
         let scales = multipliers(&self.header, &lossy);
@@ -233,6 +234,7 @@ pub struct Decompression {
     out: VecDeque<(u64, ChunkHeader, u64)>,
     next_seq: u64,
     trailer: Option<Trailer>,
+    max_output_bytes: u64,
 }
 
 impl Default for Decompression {
@@ -255,7 +257,14 @@ impl Decompression {
             out: VecDeque::new(),
             next_seq: 0,
             trailer: None,
+            max_output_bytes: super::DEFAULT_MAX_OUTPUT_BYTES,
         }
+    }
+
+    /// The largest safetensors file the `.stz` may declare (default
+    /// [`super::DEFAULT_MAX_OUTPUT_BYTES`]); see [`Options::max_output_bytes`].
+    pub fn set_max_output_bytes(&mut self, limit: u64) {
+        self.max_output_bytes = limit;
     }
 
     /// The file's header, once [`Event::Header`] was returned.
@@ -322,6 +331,7 @@ impl Decompression {
             }
             let reader = StzReader::new(pending)?;
             let header = Header::parse(reader.safetensors_header().to_vec())?;
+            super::check_output_len(header.file_len(), self.max_output_bytes)?;
             self.file_hash.update(header.raw());
             self.expect = Some(Expect::new(&header));
             self.report = Some(Report::new(&header));

@@ -284,6 +284,7 @@ fn parse_json(json: &[u8]) -> Result<Parsed> {
     let text = std::str::from_utf8(json).map_err(|e| Error::HeaderNotUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
+    check_depth(json)?;
     match json.first() {
         Some(b'{') => {}
         Some(&found) => return Err(classify_non_object(text, found)),
@@ -301,19 +302,64 @@ fn parse_json(json: &[u8]) -> Result<Parsed> {
         Ok(parsed) => Ok(parsed),
         Err(e) => Err(match (e.classify(), slot) {
             (Category::Data, Some(ours)) => ours,
-            _ => Error::InvalidJson {
-                message: e.to_string(),
-            },
+            _ => json_error(e),
         }),
+    }
+}
+
+/// Deepest JSON nesting accepted (serde_json's own recursion limit): a
+/// header nested deeper is refused before it is parsed. Real headers nest
+/// 3 levels.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// Refuses JSON nested deeper than [`MAX_JSON_DEPTH`] with one linear scan
+/// (brackets inside strings do not count), so deep nesting gives the same
+/// error wherever it is, whatever else is wrong further in.
+fn check_depth(json: &[u8]) -> Result<()> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(Error::HeaderTooDeep {
+                        limit: MAX_JSON_DEPTH,
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A JSON error, with nesting beyond [`MAX_JSON_DEPTH`] named on its own.
+fn json_error(e: serde_json::Error) -> Error {
+    let message = e.to_string();
+    if message.starts_with("recursion limit exceeded") {
+        Error::HeaderTooDeep {
+            limit: MAX_JSON_DEPTH,
+        }
+    } else {
+        Error::InvalidJson { message }
     }
 }
 
 /// Name the problem with a header that does not start with `{`.
 fn classify_non_object(text: &str, found: u8) -> Error {
     match serde_json::from_str::<IgnoredAny>(text) {
-        Err(e) => Error::InvalidJson {
-            message: e.to_string(),
-        },
+        Err(e) => json_error(e),
         Ok(_) if text.trim_start_matches(is_json_ws).starts_with('{') => {
             Error::HeaderBadStart { found }
         }

@@ -6,5 +6,5 @@ pub mod header;
 pub mod reader;
 
 pub use dtype::{Dtype, FloatLayout};
-pub use header::{Header, TensorInfo, MAX_HEADER_LEN};
+pub use header::{Header, TensorInfo, MAX_HEADER_LEN, MAX_JSON_DEPTH};
 pub use reader::{open, DataReader};
