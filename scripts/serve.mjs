@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // Dependency-free static server for www/ (development, tests, benchmark).
-// Usage: node scripts/serve.mjs [port]   (or PORT=…; 0 picks a free port)
+// Usage: node scripts/serve.mjs [port] [--connect ORIGIN,ORIGIN…]
+//   (or PORT=…; 0 picks a free port). --connect (or STZIP_CONNECT) adds
+//   origins to the CSP's connect-src, e.g. a mock Hub and its CDN for tests;
+//   they go into both the CSP header and the page's CSP meta tag (rewritten
+//   on the fly), since browsers enforce both.
 // Sends the page's CSP, cross-origin isolation headers (COOP/COEP, so
 // performance.measureUserAgentSpecificMemory() is available) and refuses any
 // path that would leave www/.
@@ -11,11 +15,30 @@ import { fileURLToPath } from 'node:url';
 
 // STZIP_WWW overrides the directory served (e.g. a copy of www/ for experiments).
 const ROOT = resolve(process.env.STZIP_WWW || join(dirname(fileURLToPath(import.meta.url)), '..', 'www'));
-const PORT = Number(process.argv[2] ?? process.env.PORT ?? 8000);
+const argv = process.argv.slice(2);
+const connectAt = argv.indexOf('--connect');
+const connectArg = connectAt >= 0 ? argv.splice(connectAt, 2)[1] ?? '' : process.env.STZIP_CONNECT ?? '';
+const PORT = Number(argv[0] ?? process.env.PORT ?? 8000);
 const HOST = '127.0.0.1';
 
+// The Hub origin and its CDN hosts (also in www/index.html's meta tag).
+const HUB_HOSTS = ['https://huggingface.co', 'https://cdn-lfs.huggingface.co', 'https://cdn-lfs-us-1.huggingface.co',
+  'https://cdn-lfs-eu-1.huggingface.co', 'https://cdn-lfs.hf.co', 'https://cdn-lfs-us-1.hf.co', 'https://cdn-lfs-eu-1.hf.co',
+  'https://cas-bridge.xethub.hf.co'];
+// Extra origins: each must be a bare http(s) origin (nothing that could smuggle in another directive).
+const EXTRA = connectArg.split(/[,\s]+/).filter(Boolean).map((o) => {
+  let u;
+  try { u = new URL(o); } catch { u = null; }
+  if (!/^https?:\/\/[A-Za-z0-9.\-[\]:]+\/?$/.test(o) || !u || u.origin !== o.replace(/\/$/, '')) {
+    console.error(`serve.mjs: --connect wants origins like http://127.0.0.1:1234, not ${JSON.stringify(o)}`);
+    process.exit(2);
+  }
+  return u.origin;
+});
+const CONNECT = ["'self'", ...HUB_HOSTS, ...EXTRA.filter((o) => !HUB_HOSTS.includes(o))].join(' ');
+
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
-  "style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'";
+  `style-src 'self'; img-src 'self' data: blob:; connect-src ${CONNECT}; object-src 'none'; base-uri 'none'`;
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -76,7 +99,7 @@ const server = createServer(async (req, res) => {
   if (!st || !st.isFile()) return send(res, 404, 'not found\n');
 
   // Revalidate every time (no stale files during development and tests).
-  const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+  const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}${EXTRA.length ? `-c${EXTRA.length}` : ''}"`;
   const headers = {
     ...SECURITY_HEADERS,
     'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
@@ -84,6 +107,14 @@ const server = createServer(async (req, res) => {
     ETag: etag,
   };
   if (req.headers['if-none-match'] === etag) { res.writeHead(304, headers); return res.end(); }
+  if (EXTRA.length && extname(file).toLowerCase() === '.html') {
+    // The meta tag must allow the extra origins too: rewrite its connect-src.
+    const html = (await fs.readFile(file, 'utf8'))
+      .replace(/(<meta http-equiv="Content-Security-Policy" content="[^"]*connect-src )([^;"]*)/, `$1${CONNECT}`);
+    const body = Buffer.from(html);
+    res.writeHead(200, { ...headers, 'Content-Length': body.length });
+    return res.end(req.method === 'HEAD' ? undefined : body);
+  }
   res.writeHead(200, { ...headers, 'Content-Length': st.size });
   if (req.method === 'HEAD') return res.end();
   createReadStream(file).on('error', () => res.destroy()).pipe(res);

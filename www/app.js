@@ -3,6 +3,7 @@
 // a second run starts from a clean slate.
 import { chooseBuild, loadWasm } from './wasm-loader.js';
 import { fmtBytes, renderChart, renderTable, renderTotals } from './report.js';
+import { DEFAULT_HUB, HubClient, HubError, normalizeHub, parseRepoInput, planRepo, rewriteIndex } from './hub.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -18,6 +19,7 @@ let file = null;        // the chosen input File
 let running = null;     // { cancel } while a run is going on
 let output = null;      // { name, blob, url, opfsName } of the last result
 let lastRun = null;     // the last 'done' message, for the JSON report
+const hubKeep = new Set(); // OPFS temp files holding Hub outputs (kept until the next Hub run)
 
 // ---- small helpers ----
 
@@ -68,7 +70,7 @@ async function cleanTemp(keep = null) {
   const root = await opfsRoot();
   if (!root?.keys) return;
   for await (const name of root.keys()) {
-    if (name.startsWith(TEMP_PREFIX) && name !== keep) await root.removeEntry(name).catch(() => {});
+    if (name.startsWith(TEMP_PREFIX) && name !== keep && !hubKeep.has(name)) await root.removeEntry(name).catch(() => {});
   }
 }
 
@@ -143,7 +145,8 @@ async function execute(job, onEvent) {
 
 // ---- UI state ----
 
-const controls = ['file', 'demo', 'mode', 'bpw', 'snr', 'workers', 'picker', 'compress', 'decompress'];
+const controls = ['file', 'demo', 'mode', 'bpw', 'snr', 'workers', 'picker', 'compress', 'decompress',
+  'hub-repo', 'hub-rev', 'hub-token', 'hub-keep', 'hub-base', 'hub-list', 'hub-compress'];
 
 let busy = false;
 function setBusy(b) {
@@ -151,7 +154,7 @@ function setBusy(b) {
   for (const id of controls) $(id).disabled = busy;
   $('cancel').disabled = !busy;
   $('drop').classList.toggle('busy', busy);
-  if (!busy) { syncMode(); $('compress').disabled = $('decompress').disabled = !file; }
+  if (!busy) { syncMode(); $('compress').disabled = $('decompress').disabled = !file; $('hub-compress').disabled = !hub.plan; }
 }
 
 let runCount = 0;
@@ -227,6 +230,7 @@ function onEvent(m) {
 // Speed and time left are measured within the current phase (lossy runs
 // read the file twice, with the quantizer step chosen in between).
 let phase = null;
+let statusPrefix = ''; // e.g. "model-00001-of-00003.safetensors (1 of 3): " during a Hub run
 
 function drawProgress() {
   frame = 0;
@@ -235,7 +239,7 @@ function drawProgress() {
   const now = performance.now();
   if (p.phase !== phase?.name) phase = { name: p.phase, t: now, read: p.read };
   const label = { stats: 'Pass 1 of 2: statistics', step: 'Choosing the quantizer step', code: 'Coding', decode: 'Decoding' }[p.phase] ?? '';
-  if (running && !running.cancelling) setStatus('running', `${label}…`);
+  if (running && !running.cancelling) setStatus('running', `${statusPrefix}${label}…`);
   $('read-bar').value = p.readTotal ? p.read / p.readTotal : 0;
   $('read-text').textContent = `${fmtBytes(p.read)} of ${fmtBytes(p.readTotal)}`;
   $('write-bar').value = p.total ? Math.min(1, p.consumed / p.total) : 0;
@@ -394,6 +398,234 @@ document.addEventListener('drop', (e) => {
   if (f && !busy) setFile(f);
 });
 
+// ---- straight from the Hugging Face Hub ----
+
+const TOKEN_KEY = 'stzip-hf-token';
+let wasmReady = null; // the page's own wasm module (header summaries for the listing)
+const hub = { client: null, plan: null, rows: new Map(), outputs: [], listing: null };
+
+function hubBase() {
+  const v = $('hub-base').value.trim();
+  return normalizeHub(v || DEFAULT_HUB);
+}
+
+function hubStatus(state, text) {
+  const s = $('hub-status');
+  s.dataset.state = state;
+  s.textContent = text;
+}
+
+function paramText(params) {
+  const entries = Object.entries(params ?? {});
+  if (!entries.length) return '—';
+  const total = entries.reduce((a, [, n]) => a + n, 0);
+  const parts = entries.map(([d, n]) => `${d}: ${n.toLocaleString('en-US')}`);
+  return entries.length > 1 ? `${parts.join(', ')} (${total.toLocaleString('en-US')} in all)` : parts[0];
+}
+
+function resetHubOutputs() {
+  for (const o of hub.outputs) if (o.url) URL.revokeObjectURL(o.url);
+  hub.outputs = [];
+  $('hub-save-all').disabled = true;
+}
+
+function hubRow(cells, path) {
+  const tr = document.createElement('tr');
+  const th = document.createElement('th');
+  th.scope = 'row';
+  th.textContent = cells[0];
+  tr.append(th);
+  for (const c of cells.slice(1)) {
+    const td = document.createElement('td');
+    td.textContent = c;
+    tr.append(td);
+  }
+  tr.dataset.path = path;
+  $('hub-files').tBodies[0].append(tr);
+  return tr;
+}
+
+function saveButton(out) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = `Save ${out.name}`;
+  b.addEventListener('click', () => {
+    out.url ??= URL.createObjectURL(out.blob);
+    download(out.url, out.name);
+  });
+  return b;
+}
+
+function addOutput(tr, out) {
+  hub.outputs.push(out);
+  const cell = tr.cells[5];
+  cell.textContent = '';
+  cell.append(saveButton(out));
+  $('hub-save-all').disabled = false;
+}
+
+/** Lists the repo's safetensors files, with size, tensors and parameters from each header (Range requests only). */
+async function hubList({ peek = true } = {}) {
+  if (busy) return;
+  hub.listing?.abort();
+  const abort = new AbortController();
+  hub.listing = abort;
+  showError('');
+  hub.plan = null;
+  $('hub-compress').disabled = true;
+  resetHubOutputs();
+  $('hub-files').tBodies[0].textContent = '';
+  hub.rows.clear();
+  $('hub-wrap').hidden = true;
+  try {
+    const base = hubBase();
+    const input = parseRepoInput($('hub-repo').value, base);
+    const revision = $('hub-rev').value.trim() || input.revision || 'main';
+    const client = new HubClient({ hub: base, repo: input.repo, revision, token: $('hub-token').value.trim() });
+    hubStatus('listing', `Listing ${client.repo} at ${client.revision}…`);
+    const files = await client.listFiles(abort.signal);
+    const plan = await planRepo(client, files, input.file, abort.signal);
+    const { mod } = await wasmReady;
+    $('hub-wrap').hidden = false;
+    for (const job of plan.jobs) {
+      const tr = hubRow([job.path, Number.isFinite(job.size) ? fmtBytes(job.size) : '…', '…', '…', '', ''], job.path);
+      hub.rows.set(job.path, tr);
+    }
+    for (const idx of plan.indexes) {
+      hub.rows.set(idx.path, hubRow([idx.path, '', '', '', `index of ${idx.shards.length} shard${idx.shards.length > 1 ? 's' : ''}`, ''], idx.path));
+    }
+    // Headers, a few at a time.
+    let totalParams = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < plan.jobs.length) {
+        const job = plan.jobs[next++];
+        const h = await client.peekHeader(job.path, mod, abort.signal);
+        if (!Number.isFinite(job.size)) job.size = Number.isFinite(h.size) ? h.size : h.fileLength;
+        if (job.size !== h.fileLength) throw new HubError(`${job.path}: the header says ${h.fileLength} bytes, the Hub lists ${job.size}.`);
+        const tr = hub.rows.get(job.path);
+        tr.cells[1].textContent = fmtBytes(job.size);
+        tr.cells[1].title = `${job.size.toLocaleString('en-US')} bytes`;
+        tr.cells[2].textContent = String(h.tensors);
+        tr.cells[3].textContent = paramText(h.params);
+        tr.cells[3].className = 'params';
+        Object.assign(tr.dataset, { bytes: String(job.size), tensors: String(h.tensors), params: JSON.stringify(h.params) });
+        totalParams += Object.values(h.params).reduce((a, b) => a + b, 0);
+      }
+    };
+    if (peek) await Promise.all(Array.from({ length: Math.min(3, plan.jobs.length) }, worker));
+    else if (plan.jobs.some((j) => !Number.isFinite(j.size))) throw new HubError('The listing has no file sizes: list with headers.');
+    hub.client = client;
+    hub.plan = plan;
+    $('hub-compress').disabled = busy;
+    const bytes = plan.jobs.reduce((a, j) => a + j.size, 0);
+    hubStatus('listed', `${client.repo} at ${client.revision}: ${plan.jobs.length} safetensors file${plan.jobs.length > 1 ? 's' : ''}, ` +
+      `${fmtBytes(bytes)}, ${totalParams.toLocaleString('en-US')} parameters${plan.indexes.length ? `, ${plan.indexes.length} shard index` : ''}.`);
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    hubStatus('error', e instanceof HubError ? 'Could not list the repo.' : 'Listing failed.');
+    showError(e.message);
+  } finally {
+    if (hub.listing === abort) hub.listing = null;
+  }
+}
+
+/** Compresses every listed file in turn, each streamed from the Hub through the codec. */
+async function hubCompressAll() {
+  if (busy || !hub.plan) return;
+  const { client, plan } = hub;
+  beginRun();
+  setBusy(true);
+  showError('');
+  let opts;
+  try { opts = options(); } catch (e) { setBusy(false); setStatus('error', 'Check the options.'); showError(e.message); return; }
+  resetHubOutputs();
+  for (const n of hubKeep) await removeTemp(n);
+  hubKeep.clear();
+  resetOutput();
+  await cleanTemp();
+  $('report').hidden = true;
+  const t0 = performance.now();
+  let raw = 0;
+  let stz = 0;
+  const fetched = { requests: 0, resumes: 0, resolves: 0, bytes: 0 };
+  window.stzipDebug.hubFetch = null;
+  try {
+    for (const [k, job] of plan.jobs.entries()) {
+      const tr = hub.rows.get(job.path);
+      tr.cells[4].textContent = 'compressing…';
+      statusPrefix = `${job.path} (${k + 1} of ${plan.jobs.length}): `;
+      resetProgress();
+      setStatus('running', `${statusPrefix}starting…`);
+      const sink = { kind: 'auto', name: `${TEMP_PREFIX}${Date.now()}-${Math.random().toString(36).slice(2)}` };
+      const spec = { name: job.path, size: job.size, resolveUrl: client.resolveUrl(job.path), token: client.token };
+      let m;
+      try {
+        m = await execute({ op: 'compress', url: spec, options: opts, workers: workerCount(), wasm: BUILD, sink }, onEvent);
+      } catch (e) {
+        tr.cells[4].textContent = e instanceof Cancelled ? 'cancelled' : 'failed';
+        throw e;
+      }
+      if (m.result.kind === 'opfs') hubKeep.add(m.result.name);
+      for (const key of Object.keys(fetched)) fetched[key] += m.fetch?.[key] ?? 0;
+      const r = plain(m.report);
+      raw += r.rawBytes;
+      stz += r.stzBytes;
+      tr.cells[4].textContent = `${fmtBytes(r.rawBytes)} → ${fmtBytes(r.stzBytes)} (${(r.rawBytes / r.stzBytes).toFixed(3)}×)`;
+      addOutput(tr, { name: job.output, blob: m.blob });
+      m.options = opts;
+      showReport({ op: 'compress', file: { name: job.path } }, m);
+    }
+    for (const idx of plan.indexes) {
+      const blob = new Blob([rewriteIndex(idx)], { type: 'application/json' });
+      addOutput(hub.rows.get(idx.path), { name: idx.output, blob });
+      hub.rows.get(idx.path).cells[4].textContent = 'rewritten to name the .stz files';
+    }
+    window.stzipDebug.hubFetch = fetched;
+    const ms = performance.now() - t0;
+    $('speed-text').textContent = `${(raw / 1e3 / ms).toFixed(1)} MB/s overall`;
+    $('eta-text').textContent = 'done';
+    const n = plan.jobs.length;
+    setStatus('done', `Compressed ${client.repo} (${n} file${n > 1 ? 's' : ''}${plan.indexes.length ? ' and the shard index' : ''}): ` +
+      `${fmtBytes(raw)} → ${fmtBytes(stz)} in ${fmtTime(ms / 1000)}` +
+      `${fetched.resumes ? `, after ${fetched.resumes} resumed connection${fetched.resumes > 1 ? 's' : ''}` : ''}. Save each file below, or Save all.`);
+  } catch (e) {
+    if (e instanceof Cancelled) setStatus('cancelled', 'Cancelled. Files finished before the cancel are kept below.');
+    else { setStatus('error', 'Compression from the Hub failed.'); showError(e.message); }
+  } finally {
+    statusPrefix = '';
+    setBusy(false);
+  }
+}
+
+$('hub-form').addEventListener('submit', (e) => { e.preventDefault(); hubList(); });
+$('hub-compress').addEventListener('click', hubCompressAll);
+$('hub-save-all').addEventListener('click', async () => {
+  for (const o of hub.outputs) {
+    o.url ??= URL.createObjectURL(o.blob);
+    download(o.url, o.name);
+    await sleep(300); // browsers throttle bursts of downloads
+  }
+});
+$('hub-token').addEventListener('input', () => {
+  if ($('hub-keep').checked) sessionStorage.setItem(TOKEN_KEY, $('hub-token').value);
+});
+$('hub-keep').addEventListener('change', () => {
+  if ($('hub-keep').checked) sessionStorage.setItem(TOKEN_KEY, $('hub-token').value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+});
+$('hub-base').addEventListener('change', () => {
+  try { $('hub-base').value = hubBase(); showError(''); } catch (e) { showError(e.message); }
+});
+
+{
+  // ?hub= (a Hub mirror or a test's mock) and ?repo=; the token only from this tab's sessionStorage, if kept there.
+  try { $('hub-base').value = normalizeHub(params.get('hub') || DEFAULT_HUB); } catch (e) { $('hub-base').value = DEFAULT_HUB; showError(e.message); }
+  if (params.get('repo')) $('hub-repo').value = params.get('repo');
+  const kept = sessionStorage.getItem(TOKEN_KEY);
+  if (kept) { $('hub-token').value = kept; $('hub-keep').checked = true; }
+}
+
 // ---- start-up ----
 
 $('workers').max = String(CORES);
@@ -433,6 +665,21 @@ window.stzipDebug = {
     }
     return out;
   },
+  /**
+   * Lists a repo without reading any header (the API only: no CDN request),
+   * then compresses all, as the buttons do. For tests of the download path
+   * (a mock's Nth-request faults are not spent by the listing's peeks).
+   */
+  async hubCompress({ repo, revision = '', token = '' }) {
+    if (busy) throw new Error('a run is already going on');
+    $('hub-repo').value = repo;
+    $('hub-rev').value = revision;
+    $('hub-token').value = token;
+    await hubList({ peek: false });
+    if (!hub.plan) throw new Error($('error').textContent || 'listing failed');
+    await hubCompressAll();
+    return { state: $('status').dataset.state, error: $('error').textContent, fetch: window.stzipDebug.hubFetch ?? null };
+  },
   async opfsEntries() {
     const root = await opfsRoot();
     const names = [];
@@ -443,7 +690,9 @@ window.stzipDebug = {
 
 cleanTemp(); // leftovers of a closed tab
 
-loadWasm(forcedWasm).then(({ build, info }) => {
+wasmReady = loadWasm(forcedWasm);
+wasmReady.catch(() => {});
+wasmReady.then(({ build, info }) => {
   window.stzipDebug.info = info;
   const simd = info.simd ? 'SIMD' : 'scalar (no SIMD)';
   $('build').textContent = `WebAssembly: ${simd} build, stzip ${info.version}, format ${info.formatVersion}` +

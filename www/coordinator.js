@@ -1,5 +1,7 @@
 // Coordinator worker: one per run. It owns everything heavy so the page's
 // main thread only draws: it reads the input File in slices (never whole),
+// or streams a Hub file over HTTP as it arrives (resuming dropped
+// connections with Range + If-Range; see UrlSource),
 // drives the wasm Compressor / Decompressor session, feeds a pool of codec
 // workers with at most JOBS_PER_WORKER chunks each (bounded memory), and
 // writes the output in order to the sink (a file the user picked, an Origin
@@ -20,6 +22,7 @@ let cancelled = false;
 let pool = null;
 let sink = null;
 let ownMemory = null; // this worker's wasm memory, for the memory figures
+let source = null;    // the compress input (its fetch statistics go into 'done')
 
 const message = (e) => String(e?.message ?? e);
 
@@ -133,6 +136,198 @@ function readAhead(reader, lens, depth = 2) {
   return { next() { const p = queue.shift(); fill(); return p; } };
 }
 
+// ---- a file on the Hub, streamed as it arrives ----
+
+const RETRIES = 6;              // failures in a row before giving up
+const BACKOFF_MS = 250;         // first retry delay, doubled each time (capped)
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let fetchAbort = new AbortController(); // Cancel aborts every fetch at once
+
+/**
+ * A Hub file: `resolveUrl` on the Hub origin redirects to a signed CDN URL.
+ * The first GET follows the redirect (the browser drops the Authorization
+ * header on the cross-origin hop); `response.url` is then the signed URL,
+ * used without any token for resumes. An expired / refused signed URL
+ * (401/403/410) is resolved again on the Hub. Resumes carry `Range` and
+ * `If-Range: <ETag>`, so a file changed meanwhile is detected, not spliced.
+ */
+class UrlSource {
+  constructor(spec) {
+    this.name = spec.name;
+    this.size = spec.size;
+    this.resolveUrl = spec.resolveUrl;
+    this.hubOrigin = new URL(spec.resolveUrl).origin;
+    this.token = spec.token || '';
+    this.signed = null; // the signed CDN URL, once known
+    this.etag = null;
+    this.stats = { requests: 0, resumes: 0, resolves: 0, bytes: 0 };
+  }
+
+  reader(start) { return new HttpReader(this, start); }
+
+  /** A GET from byte `at` on: the signed URL when known, else through the Hub. */
+  async open(at) {
+    const range = {};
+    if (at > 0) {
+      range.Range = `bytes=${at}-`;
+      if (this.etag) range['If-Range'] = this.etag;
+    }
+    let res = null;
+    if (this.signed) {
+      this.stats.requests++;
+      res = await fetch(this.signed, { headers: range, cache: 'no-store', credentials: 'omit', signal: fetchAbort.signal });
+      if ([401, 403, 410].includes(res.status)) { res.body?.cancel().catch(() => {}); this.signed = null; res = null; }
+    }
+    if (!res) {
+      // Through the Hub: the token only on requests to the Hub origin (and the browser drops it on the redirect).
+      const headers = { ...range };
+      if (this.token) headers.Authorization = `Bearer ${this.token}`;
+      this.stats.requests++;
+      this.stats.resolves++;
+      res = await fetch(this.resolveUrl, { headers, redirect: 'follow', cache: 'no-store', credentials: 'omit', signal: fetchAbort.signal });
+      if (new URL(res.url).origin !== this.hubOrigin) this.signed = res.url;
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw fatal(`${this.name}: access refused (HTTP ${res.status}): the repo is gated or private — enter an access token with access to it.`);
+    }
+    if (res.status === 404) throw fatal(`${this.name} was not found on the Hub (HTTP 404).`);
+    const etag = res.headers.get('ETag');
+    if (at > 0 && res.status === 200) throw fatal(`${this.name} changed on the Hub during the download (its ETag no longer matches); start again.`);
+    if (at > 0 && res.status !== 206) throw new Error(`HTTP ${res.status} for a resumed request`);
+    if (at === 0 && res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    if (this.etag && etag && etag !== this.etag) throw fatal(`${this.name} changed on the Hub during the download (ETag ${etag} ≠ ${this.etag}); start again.`);
+    this.etag ??= etag;
+    if (at > 0) {
+      const m = /^bytes (\d+)-\d+\/(\d+|\*)/.exec(res.headers.get('Content-Range') ?? '');
+      if (!m || Number(m[1]) !== at) throw new Error(`the server resumed at the wrong place (${res.headers.get('Content-Range')})`);
+    } else {
+      const len = Number(res.headers.get('Content-Length'));
+      if (Number.isFinite(this.size) && res.headers.has('Content-Length') && len !== this.size) {
+        throw fatal(`${this.name}: the Hub lists ${this.size} bytes but sends ${len}.`);
+      }
+      if (!Number.isFinite(this.size) && res.headers.has('Content-Length')) this.size = len;
+    }
+    if (!res.body) throw new Error('no response body');
+    return res.body.getReader();
+  }
+}
+
+const fatal = (msg) => Object.assign(new Error(msg), { fatal: true });
+
+/**
+ * Sequential reads of exact lengths from a UrlSource, resuming on dropped
+ * connections. A pump drains the response as it arrives into a queue of at
+ * most AHEAD bytes (so network and coding overlap, and little sits in
+ * socket buffers to be lost when a connection drops); reads take from it.
+ */
+const AHEAD = 16 << 20;
+class HttpReader {
+  constructor(src, start) {
+    this.src = src;
+    this.net = start;   // next byte to come from the network
+    this.chain = Promise.resolve();
+    this.body = null;
+    this.queue = [];    // Uint8Arrays received, not yet read
+    this.queued = 0;
+    this.error = null;
+    this.closed = false;
+    this.pumping = false;
+    this.wakeReader = null;
+    this.wakePump = null;
+  }
+
+  read(len) {
+    const p = this.chain.then(() => this.#read(len));
+    this.chain = p.catch(() => {});
+    return p;
+  }
+
+  close() {
+    this.closed = true;
+    this.body?.cancel().catch(() => {});
+    this.body = null;
+    this.queue = [];
+    this.#wake('wakePump');
+  }
+
+  #wake(which) { const w = this[which]; this[which] = null; w?.(); }
+
+  async #read(len) {
+    if (!this.pumping) { this.pumping = true; this.#pump(); }
+    const out = new Uint8Array(len);
+    let n = 0;
+    while (n < len) {
+      if (cancelled) throw new Cancelled();
+      if (this.queue.length) {
+        const head = this.queue[0];
+        const k = Math.min(len - n, head.length);
+        out.set(head.subarray(0, k), n);
+        n += k;
+        this.queued -= k;
+        if (k === head.length) this.queue.shift(); else this.queue[0] = head.subarray(k);
+        this.#wake('wakePump');
+      } else if (this.error) {
+        throw this.error;
+      } else if (this.net >= this.src.size) {
+        throw fatal(`${this.src.name} is truncated (needs more than ${this.src.size} bytes)`);
+      } else {
+        await new Promise((r) => { this.wakeReader = r; });
+      }
+    }
+    return out;
+  }
+
+  async #pump() {
+    try {
+      while (!this.closed && this.net < this.src.size) {
+        if (this.queued >= AHEAD) { await new Promise((r) => { this.wakePump = r; }); continue; }
+        const v = await this.#chunk();
+        if (this.closed) break;
+        this.queue.push(v);
+        this.queued += v.length;
+        this.#wake('wakeReader');
+      }
+    } catch (e) {
+      this.error = e;
+    }
+    this.#wake('wakeReader');
+  }
+
+  /** The next bytes off the network; reconnects with backoff on failures. */
+  async #chunk() {
+    let failures = 0;
+    for (;;) {
+      try {
+        if (!this.body) this.body = await this.src.open(this.net);
+        const { done, value } = await this.body.read();
+        if (done) {
+          this.body = null;
+          throw new Error('the connection closed early');
+        }
+        this.net += value.length;
+        this.src.stats.bytes += value.length;
+        return value;
+      } catch (e) {
+        if (cancelled || e.name === 'AbortError' || this.closed) throw new Cancelled();
+        this.body?.cancel().catch(() => {});
+        this.body = null;
+        if (e.fatal) throw e;
+        if (++failures > RETRIES) {
+          throw new Error(`downloading ${this.src.name} failed ${failures} times in a row at byte ${this.net} (last: ${message(e)}); giving up.`);
+        }
+        this.src.stats.resumes++;
+        post({ type: 'retry', name: this.src.name, at: this.net, attempt: failures, reason: message(e) });
+        await sleep(Math.min(8000, BACKOFF_MS * 2 ** (failures - 1)));
+      }
+    }
+  }
+}
+
+/** A File as a source: Blob slices. */
+function blobSource(blob) {
+  return { name: blob.name, size: blob.size, reader: (start) => new SeqReader(blob, start) };
+}
+
 async function readRange(blob, a, b) {
   if (b > blob.size) throw new Error(`the file is truncated (needs ${b} bytes, has ${blob.size})`);
   return new Uint8Array(await blob.slice(a, b).arrayBuffer());
@@ -198,7 +393,8 @@ class Output {
   constructor(inner) { this.inner = inner; this.buf = new Uint8Array(WRITE_BUFFER); this.fill = 0; this.bytes = 0; }
   async write(u8) {
     this.bytes += u8.length;
-    if (this.fill + u8.length > this.buf.length) await this.flush();
+    // A big write goes straight through, after what is buffered (in order).
+    if (this.fill + u8.length > this.buf.length || u8.length >= this.buf.length / 2) await this.flush();
     if (u8.length >= this.buf.length / 2) return this.inner.write(u8, false);
     this.buf.set(u8, this.fill);
     this.fill += u8.length;
@@ -226,12 +422,19 @@ function progress(p, force = false) {
 
 async function compress(job, wasm) {
   const { mod } = wasm;
-  const file = job.file;
+  const file = job.url ? new UrlSource(job.url) : blobSource(job.file);
+  source = file;
   if (file.size < 8) throw new Error('not a .safetensors file: it is shorter than 8 bytes');
-  const first8 = await readRange(file, 0, 8);
+  // The header comes off the front of the first pass's reader (one request for a URL).
+  const first = file.reader(0);
+  const first8 = await first.read(8);
   if (STZ_MAGIC.every((b, i) => first8[i] === b)) throw new Error('this is an .stz file already: use Decompress');
   const hlen = mod.headerLength(first8);
-  const comp = new mod.Compressor(await readRange(file, 0, hlen), job.options);
+  const head = new Uint8Array(hlen);
+  head.set(first8);
+  head.set(await first.read(hlen - 8), 8);
+  const comp = new mod.Compressor(head, job.options);
+  if (!Number.isFinite(file.size)) file.size = comp.fileLength; // a listing without sizes
   try {
     // Same checks as the CLI: the header says how long the file must be.
     if (file.size > comp.fileLength) throw new Error(`unexpected trailing bytes after the end of the safetensors data at offset ${comp.fileLength}`);
@@ -244,7 +447,12 @@ async function compress(job, wasm) {
       if (c.offset !== at) throw new Error(`chunk ${i} is not where the previous one ends (${c.offset} ≠ ${at})`);
     });
     const lens = chunks.map((c) => c.len);
-    const pass = () => readAhead(new SeqReader(file, hlen), lens);
+    let firstUsed = false;
+    const pass = () => {
+      const r = firstUsed ? file.reader(hlen) : first; // lossy: a second pass is a second fetch
+      firstUsed = true;
+      return readAhead(r, lens);
+    };
     const lossy = comp.needsStats();
     const p = { phase: 'code', read: hlen, readTotal: lossy ? 2 * file.size : file.size, written: 0, consumed: 0, total: file.size };
 
@@ -299,6 +507,7 @@ async function compress(job, wasm) {
     sink = null;
     return { result, report: comp.report(), outBytes: p.written };
   } finally {
+    first.close?.();
     comp.free();
   }
 }
@@ -384,7 +593,7 @@ async function run(job) {
     const { result, report, outBytes } = await (job.op === 'decompress' ? decompress : compress)(job, wasm);
     const peakWasmBytes = wasmBytes(); // wasm memories only grow: the last size is the peak
     post({ type: 'done', op: job.op, result, report, outBytes, ms: performance.now() - t0,
-      build: wasm.build, info: wasm.info, workers: pool.workers.length, peakWasmBytes });
+      build: wasm.build, info: wasm.info, workers: pool.workers.length, peakWasmBytes, fetch: source?.stats ?? null });
   } catch (e) {
     const wasCancelled = cancelled || e instanceof Cancelled;
     await sink?.abort();
@@ -401,6 +610,7 @@ self.onmessage = async ({ data: msg }) => {
     // and reports 'cancelled'. (The page terminates us anyway if we are stuck
     // in a long synchronous call such as chooseStep.)
     cancelled = true;
+    fetchAbort.abort();
     pool?.terminate();
     return;
   }

@@ -3,7 +3,7 @@
 // file is never served stale); the cache is only the fallback when offline.
 const CACHE = 'stzip-v1';
 const FILES = [
-  './', 'index.html', 'style.css', 'app.js', 'report.js', 'wasm-loader.js', 'coordinator.js', 'codec-worker.js',
+  './', 'index.html', 'style.css', 'app.js', 'report.js', 'wasm-loader.js', 'coordinator.js', 'codec-worker.js', 'hub.js',
   'pkg/simd/stzip.js', 'pkg/simd/stzip_bg.wasm', 'pkg/scalar/stzip.js', 'pkg/scalar/stzip_bg.wasm',
   'demo.safetensors',
 ];

@@ -12,9 +12,9 @@ export const OUT = join(ROOT, 'target', 'e2e');
 export const CLI = join(ROOT, 'target', 'release', 'stzip');
 mkdirSync(OUT, { recursive: true });
 
-/** Starts scripts/serve.mjs on a free port; returns { url, stop }. */
-export async function startServer() {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'serve.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts scripts/serve.mjs on a free port (extra args, e.g. --connect ORIGINS); returns { url, stop }. */
+export async function startServer(extraArgs = []) {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'serve.mjs'), '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((res, rej) => {
     let text = '';
     child.stdout.on('data', (d) => {

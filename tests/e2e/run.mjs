@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OUT, ROOT, cli, ensureCli, ensureWasm, launch, startServer, writeSafetensors, writeSynthetic } from './lib.mjs';
 import { firefoxSmoke } from './firefox.mjs';
+import { hubTests, stopHub } from './hub.mjs';
 
 const DEMO = join(ROOT, 'www', 'demo.safetensors');
 const tmp = mkdtempSync(join(tmpdir(), 'stzip-e2e-'));
@@ -357,6 +358,9 @@ const tests = {
     return firefoxSmoke(server);
   },
 
+  // Straight from the (mock) Hugging Face Hub: own server, own contexts (their requests go to the mock on purpose).
+  ...hubTests(() => browser),
+
   // Last: checks what every earlier test's pages requested.
   async 'all requests go to the page origin'() {
     const origin = new URL(server.url).origin;
@@ -393,6 +397,7 @@ try {
 } finally {
   await browser?.close();
   await server?.stop();
+  await stopHub();
   rmSync(tmp, { recursive: true, force: true });
 }
 console.log(failed ? `${failed} test(s) failed` : 'all tests passed');
