@@ -30,6 +30,14 @@ cargo clippy --locked --lib "${wasm_tests[@]}" -- -D warnings
 echo "== tests"
 cargo test --release --locked --all-targets
 
+echo "== fuzz smoke (every cargo-fuzz target, 30 s each, from the committed corpora)"
+if rustup toolchain list | grep -q '^nightly'; then
+  FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash scripts/fuzz-smoke.sh
+else
+  echo "SKIP: the fuzz smoke pass needs the nightly toolchain, which is not installed"
+  echo "      (crashes found so far still run: tests/fuzz_regressions.rs)"
+fi
+
 echo "== wasm API in browsers (page and dedicated worker)"
 export WASM_BINDGEN_TEST_TIMEOUT=180
 CHROMEDRIVER=/usr/bin/chromedriver cargo test --release --locked "${wasm_tests[@]}"
