@@ -21,10 +21,10 @@ const connectArg = connectAt >= 0 ? argv.splice(connectAt, 2)[1] ?? '' : process
 const PORT = Number(argv[0] ?? process.env.PORT ?? 8000);
 const HOST = '127.0.0.1';
 
-// The Hub origin and its CDN hosts (also in www/index.html's meta tag).
-const HUB_HOSTS = ['https://huggingface.co', 'https://cdn-lfs.huggingface.co', 'https://cdn-lfs-us-1.huggingface.co',
-  'https://cdn-lfs-eu-1.huggingface.co', 'https://cdn-lfs.hf.co', 'https://cdn-lfs-us-1.hf.co', 'https://cdn-lfs-eu-1.hf.co',
-  'https://cas-bridge.xethub.hf.co'];
+// The Hub origin and its CDN and Xet storage hosts (also in www/index.html's
+// meta tag). Wildcards, because the Hub adds regional hosts over time
+// (its list: https://huggingface.co/.well-known/meta.json).
+const HUB_HOSTS = ['https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co'];
 // Extra origins: each must be a bare http(s) origin (nothing that could smuggle in another directive).
 const EXTRA = connectArg.split(/[,\s]+/).filter(Boolean).map((o) => {
   let u;
