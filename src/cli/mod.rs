@@ -76,25 +76,22 @@ pub fn run() -> ExitCode {
             lossy,
             json,
             common,
-        } if stzip::hub::refs::is_hub_ref(input) => hub::compress(
-            input,
-            output.as_deref(),
-            hub.as_deref(),
-            lossy,
-            *json,
-            common,
-        ),
-        Command::Compress {
-            input,
-            output,
-            hub,
-            lossy,
-            json,
-            common,
-        } => match hub {
-            Some(_) => Err(Failure::usage("--hub applies to hf:// and Hub URL inputs")),
-            None => compress(input, output.as_deref(), lossy, *json, common),
-        },
+        } => {
+            if stzip::hub::refs::is_hub_ref(input) {
+                hub::compress(
+                    input,
+                    output.as_deref(),
+                    hub.as_deref(),
+                    lossy,
+                    *json,
+                    common,
+                )
+            } else if hub.is_some() {
+                Err(Failure::usage("--hub applies to hf:// and Hub URL inputs"))
+            } else {
+                compress(input, output.as_deref(), lossy, *json, common)
+            }
+        }
         Command::Decompress {
             input,
             output,

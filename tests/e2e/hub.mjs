@@ -9,20 +9,12 @@ import { openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { OUT, ROOT, cli, ensureCli, startServer } from './lib.mjs';
+import { OUT, ROOT, assert, cli, ensureCli, sameBytes, startServer } from './lib.mjs';
 
 const TOKEN = 'hf_testtoken';
 const CHUNK = 8 << 20; // the codec's chunk size: the budget per dropped connection is two of them
 let env = null;
 
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-function sameBytes(a, b, what) {
-  const x = readFileSync(a), y = readFileSync(b);
-  if (x.equals(y)) return;
-  let i = 0;
-  while (i < Math.min(x.length, y.length) && x[i] === y[i]) i++;
-  throw new Error(`${what}: files differ (${x.length} vs ${y.length} bytes, first difference at byte ${i})`);
-}
 
 /** Starts the mock Hub and a page server that may connect to it (once, shared by the tests). */
 async function start() {

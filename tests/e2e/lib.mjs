@@ -1,7 +1,7 @@
 // Shared helpers for the end-to-end tests and the benchmark: the static
 // server, the browser, test files, the native CLI.
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
@@ -11,6 +11,17 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const OUT = join(ROOT, 'target', 'e2e');
 export const CLI = join(ROOT, 'target', 'release', 'stzip');
 mkdirSync(OUT, { recursive: true });
+
+export function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+/** Throws unless files `a` and `b` have the same bytes, naming the first difference. */
+export function sameBytes(a, b, what) {
+  const x = readFileSync(a), y = readFileSync(b);
+  if (x.equals(y)) return;
+  let i = 0;
+  while (i < Math.min(x.length, y.length) && x[i] === y[i]) i++;
+  throw new Error(`${what}: files differ (${x.length} vs ${y.length} bytes, first difference at byte ${i})`);
+}
 
 /** Starts scripts/serve.mjs on a free port (extra args, e.g. --connect ORIGINS); returns { url, stop }. */
 export async function startServer(extraArgs = []) {

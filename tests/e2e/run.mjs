@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OUT, ROOT, cli, ensureCli, ensureWasm, launch, startServer, writeSafetensors, writeSynthetic } from './lib.mjs';
+import { OUT, ROOT, assert, cli, ensureCli, ensureWasm, launch, sameBytes, startServer, writeSafetensors, writeSynthetic } from './lib.mjs';
 import { firefoxSmoke } from './firefox.mjs';
 import { hubTests, stopHub } from './hub.mjs';
 
@@ -16,14 +16,6 @@ const requests = [];    // every request any page made (test 6)
 const problems = [];    // page errors and CSP violations, from every test
 let server, browser;
 
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-function sameBytes(a, b, what) {
-  const x = readFileSync(a), y = readFileSync(b);
-  if (x.equals(y)) return;
-  let i = 0;
-  while (i < Math.min(x.length, y.length) && x[i] === y[i]) i++;
-  throw new Error(`${what}: files differ (${x.length} vs ${y.length} bytes, first difference at byte ${i})`);
-}
 
 /** A fresh context + page with request / error logging. */
 async function openPage(query = '') {
