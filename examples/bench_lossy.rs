@@ -464,24 +464,25 @@ fn minilm() -> BoxResult<()> {
         "## all-MiniLM-L6-v2 FP32 ({} bytes, {params} float params)\n",
         data.len()
     );
-    println!("| method | bits/weight | weight SNR dB | compress MB/s | decompress MB/s |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| method | bits/weight | weight SNR dB | compress MB/s | decompress MB/s | transforms (tensors) |");
+    println!("|---|---:|---:|---:|---:|---|");
     for q in Quantizer::ALL {
         eprintln!("{}...", q.label());
         let (bpw, snr) = reference(q, &original);
-        println!("| {} | {bpw:.3} | {snr:.2} | – | – |", q.label());
+        println!("| {} | {bpw:.3} | {snr:.2} | – | – | – |", q.label());
     }
     let mut runs = Vec::new();
     for goal in [Goal::BitsPerWeight(4.75), Goal::Snr(27.0), Goal::Snr(45.0)] {
         eprintln!("{}...", goal.label());
         let run = lossy_run(&data, &original, goal)?;
         println!(
-            "| {} (1 thread) | {:.3} | {:.2} | {:.1} | {:.1} |",
+            "| {} (1 thread) | {:.3} | {:.2} | {:.1} | {:.1} | {} |",
             goal.label(),
             run.bpw,
             run.snr,
             run.compress_mbs,
-            run.decompress_mbs
+            run.decompress_mbs,
+            transforms(&run.report)
         );
         runs.push(run);
     }
@@ -646,26 +647,46 @@ fn generated_inputs(quick: bool) -> Vec<(String, Vec<u8>)> {
     ]
 }
 
+/// The transforms the encoder chose, with how many lossy tensors took each
+/// (`dct-0: 1, none: 99`).
+fn transforms(report: &Report) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for t in report.tensors.iter().filter(|t| t.step.is_some()) {
+        let name = t.transform.map_or("none", |t| t.name());
+        match counts.iter_mut().find(|c| c.0 == name) {
+            Some(c) => c.1 += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    counts.sort();
+    if let [(name, _)] = counts[..] {
+        return name.to_string();
+    }
+    let parts: Vec<String> = counts.iter().map(|(n, c)| format!("{n}: {c}")).collect();
+    parts.join(", ")
+}
+
 /// Section 3: generated tensors.
 fn generated_section(quick: bool) -> BoxResult<()> {
     println!("\n## Generated F32 tensors (σ = {STD})\n");
-    println!("| data | method | bits/weight | weight SNR dB |");
-    println!("|---|---|---:|---:|");
+    println!("| data | method | transform | bits/weight | weight SNR dB |");
+    println!("|---|---|---|---:|---:|");
     for (name, data) in generated_inputs(quick) {
         eprintln!("{name}...");
         let original = Parsed::new(&data)?;
         for goal in [Goal::Snr(27.0), Goal::BitsPerWeight(4.0)] {
             let run = lossy_run(&data, &original, goal)?;
             println!(
-                "| {name} | {} | {:.3} | {:.2} |",
+                "| {name} | {} | {} | {:.3} | {:.2} |",
                 goal.label(),
+                transforms(&run.report),
                 run.bpw,
                 run.snr
             );
         }
         for q in [Quantizer::Q4_0, Quantizer::Q8_0] {
             let (bpw, snr) = reference(q, &original);
-            println!("| {name} | {} | {bpw:.3} | {snr:.2} |", q.label());
+            println!("| {name} | {} | – | {bpw:.3} | {snr:.2} |", q.label());
         }
     }
     Ok(())

@@ -219,6 +219,25 @@ fn write_fuzz_seeds() {
             v.extend_from_slice(&enc.payload[1..]);
             put(&ld, &format!("{}-{rows}x{cols}", dtype.name()), &v);
         }
+        // A smooth chunk, coded as transform coefficients (method 4).
+        let (rows, cols) = (24usize, 32usize);
+        let data: Vec<u8> = (0..rows * cols)
+            .flat_map(|i| {
+                let v = ((i / cols) as f64 * 0.1).sin() * ((i % cols) as f64 * 0.07).cos();
+                match dtype {
+                    Dtype::F32 => (v as f32).to_le_bytes().to_vec(),
+                    Dtype::F64 => v.to_le_bytes().to_vec(),
+                    Dtype::BF16 => ((v as f32).to_bits() >> 16).to_le_bytes()[..2].to_vec(),
+                    _ => f16_bits(v as f32).to_le_bytes().to_vec(),
+                }
+            })
+            .collect();
+        let enc = stzip::codec::lossy::encode(*dtype, cols, &data, 0.01).unwrap();
+        assert_eq!(enc.payload[0], 4, "{dtype:?} smooth chunk is transformed");
+        let mut v = vec![sel as u8 | 4];
+        v.extend_from_slice(&((rows * cols) as u16).to_le_bytes());
+        v.extend_from_slice(&enc.payload[1..]);
+        put(&ld, &format!("{}-transformed", dtype.name()), &v);
     }
 }
 

@@ -24,6 +24,7 @@ const GOLDEN: &[(&str, usize, u64)] = &[
     ("v1-lossy.stz", 24837, 0x4dea8fe8c1e0a9b2),
     ("v1-lossy-dq.stz", 24837, 0xa5410a50468f5a0a),
     ("v1-lossy-split.stz", 24837, 0x32f35f7703bd8bbf),
+    ("v1-lossy-transform.stz", 19155, 0xc19e4d1c4ee3ca0f),
 ];
 
 /// The inputs the golden files were made from.
@@ -101,22 +102,53 @@ fn regenerate() {
         std::fs::write(dir().join(name), &stz).unwrap();
         println!("(\"{name}\", {}, {:#018x}),", input.len(), xxh3_64(&input));
     }
-    // Lossy (dependent quantization, split classes): the weights file
-    // quantized to 30 dB. v1-lossy.stz (scalar quantization) and
-    // v1-lossy-dq.stz (one class per octave) came from earlier encoders.
-    let weights = inputs().remove(1).1;
+    // Lossy: a smooth tensor (coded as DCT coefficients), a noise-like one
+    // and a smooth BF16 vector, quantized to 30 dB. v1-lossy.stz (scalar
+    // quantization), v1-lossy-dq.stz (one class per octave) and
+    // v1-lossy-split.stz (no transforms) came from earlier encoders.
+    let mut rng = Rng(77);
+    let smooth: Vec<u8> = (0..64 * 48)
+        .flat_map(|i| {
+            let (r, c) = ((i / 48) as f64, (i % 48) as f64);
+            (((r * 0.07).sin() * (c * 0.05).cos() * 0.05) as f32).to_le_bytes()
+        })
+        .collect();
+    let noise: Vec<u8> = (0..32 * 48)
+        .flat_map(|_| ((rng.gauss() * 0.02) as f32).to_le_bytes())
+        .collect();
+    let vector: Vec<u8> = (0..256)
+        .flat_map(|i| {
+            let x = (1.0 + 0.05 * (i as f64 * 0.03).sin()) as f32;
+            ((x.to_bits() >> 16) as u16).to_le_bytes()
+        })
+        .collect();
+    let input = safetensors(
+        &[
+            ("smooth", "F32", vec![64, 48], smooth),
+            ("noise", "F32", vec![32, 48], noise),
+            ("norm", "BF16", vec![256], vector),
+        ],
+        None,
+        0,
+    );
     let mut stz = Vec::new();
     let l = LossyOptions {
         target: Target::Snr(30.0),
         allocation: Allocation::Uniform,
         tied_embeddings: None,
     };
-    compress_lossy(&mut || Ok(&weights[..]), &mut stz, &o, &l, &|_| {}).unwrap();
-    std::fs::write(dir().join("v1-lossy-split.stz"), &stz).unwrap();
+    let report = compress_lossy(&mut || Ok(&input[..]), &mut stz, &o, &l, &|_| {}).unwrap();
+    let names: Vec<_> = report
+        .tensors
+        .iter()
+        .map(|t| t.transform.map(|t| t.name()))
+        .collect();
+    println!("transforms: {names:?}");
+    std::fs::write(dir().join("v1-lossy-transform.stz"), &stz).unwrap();
     let mut out = Vec::new();
     decompress(&stz[..], Some(&mut out), &o, &|_| {}).unwrap();
     println!(
-        "(\"v1-lossy-split.stz\", {}, {:#018x}),",
+        "(\"v1-lossy-transform.stz\", {}, {:#018x}),",
         out.len(),
         xxh3_64(&out)
     );

@@ -249,3 +249,18 @@ fn bad_targets_are_refused_with_a_reason() {
         );
     }
 }
+
+/// The transform comes from measurement, never from names: the smooth
+/// family is coded as DCT coefficients, the noise-like ones as they are.
+#[test]
+fn transforms_are_chosen_by_measurement() {
+    for (name, file) in families() {
+        let (_, report) = lossy(&file, Target::Snr(27.0), 1).unwrap();
+        let t = report.tensors[0].transform.map(|t| t.name());
+        if name == "smooth" {
+            assert!(t.is_some_and(|t| t.starts_with("dct")), "{name}: {t:?}");
+        } else {
+            assert_eq!(t, Some("none"), "{name}");
+        }
+    }
+}

@@ -267,7 +267,7 @@ fn parity_file_bytes_are_pinned() {
         allocation: Allocation::Model,
         tied_embeddings: None,
     };
-    compress_lossy(
+    let report = compress_lossy(
         &mut || Ok(&file[..]),
         &mut out,
         &Options::default(),
@@ -275,6 +275,14 @@ fn parity_file_bytes_are_pinned() {
         &|_| {},
     )
     .unwrap();
+    // The hash covers the transform path too: the smooth tensor is coded
+    // as DCT coefficients, the noise-like ones as they are.
+    let transforms: Vec<&str> = report
+        .tensors
+        .iter()
+        .map(|t| t.transform.map_or("-", |t| t.name()))
+        .collect();
+    assert_eq!(transforms[..3], ["none", "none", "dct-0"]);
     let lossy = xxh3_64(&out);
     assert_eq!(
         (lossless, lossy),

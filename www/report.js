@@ -49,6 +49,7 @@ export function renderTable(tbody, tensors) {
       el('td', { class: 'num' }, fmtNum(t.bitsPerWeight, 3)),
       el('td', { class: 'num' }, fmtSnr(t.snrDb)),
       el('td', {}, String(t.codec ?? '')),
+      el('td', {}, t.transform == null ? '–' : String(t.transform)),
     ));
   }
   tbody.replaceChildren(frag);

@@ -29,6 +29,9 @@ struct JsTensor<'a> {
     snr_db: Option<f64>,
     step: Option<f64>,
     codec: &'static str,
+    /// `none`, `dct-0`, `dct-1`, `rft-0`, `rft-1` or `mixed`; `null` when
+    /// lossless.
+    transform: Option<&'static str>,
 }
 
 /// Infinite SNR (an exact tensor) has no JSON form: reported as `null`.
@@ -56,6 +59,7 @@ pub(super) fn to_js(report: &Report) -> Result<JsValue, JsError> {
                 bits_per_weight: t.bits_per_weight(),
                 snr_db: finite(t.snr_db()),
                 step: t.step,
+                transform: t.step.map(|_| t.transform.map_or("none", |tr| tr.name())),
                 codec: if t.step.is_some() {
                     "quantized"
                 } else {

@@ -123,6 +123,7 @@ fn print(
                     "bits_per_weight": r.stored.map(|b| b as f64 * 8.0 / r.info.num_elements().max(1) as f64),
                     "mode": r.mode,
                     "step": r.lossy.map(|l| l.step),
+                    "transform": r.lossy.map(|l| l.transform.name()),
                     "snr_db": r.lossy.map(|l| snr_db(l.sig2, l.err2)).filter(|s| s.is_finite()),
                 })
             })
@@ -154,8 +155,8 @@ fn print(
     );
     if stz_len.is_some() {
         print!(
-            "  {:>10}  {:>7}  {:>7}  {:8}  {:>9}  {:>8}",
-            "stored", "ratio", "bits/w", "mode", "step", "SNR dB"
+            "  {:>10}  {:>7}  {:>7}  {:8}  {:9}  {:>9}  {:>8}",
+            "stored", "ratio", "bits/w", "mode", "transform", "step", "SNR dB"
         );
     }
     println!();
@@ -170,19 +171,21 @@ fn print(
         if let Some(stored) = r.stored {
             let ratio = stored as f64 / r.info.byte_len().max(1) as f64;
             let bpw = stored as f64 * 8.0 / r.info.num_elements().max(1) as f64;
-            let (step, snr) = match r.lossy {
+            let (transform, step, snr) = match r.lossy {
                 Some(l) => (
+                    l.transform.name(),
                     format!("{:.3e}", l.step),
                     format!("{:.2}", snr_db(l.sig2, l.err2)),
                 ),
-                None => ("-".to_string(), "exact".to_string()),
+                None => ("-", "-".to_string(), "exact".to_string()),
             };
             print!(
-                "  {:>10}  {:>6.1}%  {:>7.3}  {:8}  {:>9}  {:>8}",
+                "  {:>10}  {:>6.1}%  {:>7.3}  {:8}  {:9}  {:>9}  {:>8}",
                 human(stored),
                 100.0 * ratio,
                 bpw,
                 r.mode.unwrap_or(""),
+                transform,
                 step,
                 snr
             );

@@ -2,11 +2,12 @@
 //! machines. Every ratio comes with its error.
 
 use serde_json::json;
-use stzip::pipeline::Report;
+use stzip::pipeline::{Report, TensorReport};
 
 use super::inspect::printable;
 
-/// Per tensor: mode, quantizer step, bits per weight, SNR; then totals.
+/// Per tensor: mode, transform, quantizer step, bits per weight, SNR;
+/// then totals.
 pub fn table(report: &Report) -> String {
     let names: Vec<String> = report.tensors.iter().map(|t| printable(&t.name)).collect();
     let w = names
@@ -16,16 +17,17 @@ pub fn table(report: &Report) -> String {
         .unwrap_or(4)
         .max(4);
     let mut out = format!(
-        "{:w$}  {:7}  {:8}  {:>10}  {:>8}  {:>9}\n",
-        "name", "dtype", "mode", "step", "bits/w", "SNR dB"
+        "{:w$}  {:7}  {:8}  {:9}  {:>10}  {:>8}  {:>9}\n",
+        "name", "dtype", "mode", "transform", "step", "bits/w", "SNR dB"
     );
     for (t, name) in report.tensors.iter().zip(&names) {
         let (mode, step, snr) = match (t.step, t.snr_db()) {
             (Some(step), Some(snr)) => ("lossy", format!("{step:.3e}"), format!("{snr:.2}")),
             _ => ("lossless", "-".to_string(), "exact".to_string()),
         };
+        let transform = transform_name(t);
         out += &format!(
-            "{name:w$}  {:7}  {mode:8}  {step:>10}  {:>8.3}  {snr:>9}\n",
+            "{name:w$}  {:7}  {mode:8}  {transform:9}  {step:>10}  {:>8.3}  {snr:>9}\n",
             t.dtype.name(),
             t.bits_per_weight()
         );
@@ -39,6 +41,15 @@ pub fn table(report: &Report) -> String {
             .map_or("exact (lossless)".to_string(), |s| format!("{s:.2} dB"))
     );
     out
+}
+
+/// The transform of a lossy tensor's chunks; `-` when lossless.
+fn transform_name(t: &TensorReport) -> &'static str {
+    match (t.step, t.transform) {
+        (Some(_), Some(tr)) => tr.name(),
+        (Some(_), None) => "none",
+        _ => "-",
+    }
 }
 
 /// The report as a JSON document.
@@ -55,6 +66,7 @@ pub fn json(input: &str, report: &Report) -> String {
                 "stored_bytes": t.stored_bytes,
                 "mode": if t.step.is_some() { "lossy" } else { "lossless" },
                 "step": t.step,
+                "transform": t.step.map(|_| transform_name(t)),
                 "bits_per_weight": t.bits_per_weight(),
                 "snr_db": t.snr_db().filter(|s| s.is_finite()),
             })

@@ -2,7 +2,8 @@
 //! quantizer built on it.
 //!
 //! A chunk payload starts with its method byte: 0 stored, 1 byte planes,
-//! 2 float fields (lossless), 3 quantized floats (lossy).
+//! 2 float fields (lossless), 3 quantized floats (lossy), 4 quantized
+//! transform coefficients (lossy).
 
 pub mod entropy;
 mod fields;
@@ -11,6 +12,7 @@ pub mod lossy;
 pub mod math;
 #[cfg(test)]
 mod test_rng;
+pub mod transform;
 
 use crate::error::{Error, Result};
 use crate::safetensors::Dtype;
@@ -19,6 +21,15 @@ const METHOD_STORED: u8 = 0;
 const METHOD_PLANES: u8 = 1;
 const METHOD_FLOAT: u8 = 2;
 const METHOD_QUANTIZED: u8 = 3;
+const METHOD_TRANSFORMED: u8 = 4;
+
+/// The transform a chunk payload was coded in, if any.
+pub fn transform_of(payload: &[u8]) -> Option<transform::Transform> {
+    match payload {
+        [METHOD_TRANSFORMED, code, ..] => transform::Transform::from_code(*code),
+        _ => None,
+    }
+}
 
 /// Decode any chunk payload of a `dtype` tensor into `out`, whose length the
 /// container states.
@@ -31,6 +42,9 @@ pub fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<()> 
                 return Err(Error::CodecCorrupt("trailing bytes after the chunk body"));
             }
             Ok(())
+        }
+        Some(&METHOD_TRANSFORMED) => {
+            lossy::decode_transformed(dtype, payload.get(1..).unwrap_or(&[]), out)
         }
         _ => lossless::decode_chunk(dtype, payload, out),
     }

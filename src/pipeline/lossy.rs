@@ -250,7 +250,14 @@ impl StatsBuilder {
                 stats.sig2 += x * x;
             }
         }
-        let row_bytes = chunk.row_len * w;
+        // Sample what the coder will quantize: the values, or the chunk's
+        // transform coefficients when it will be coded transformed.
+        let domain = lossy::coding_domain(dtype, chunk.row_len, buf);
+        let (dtype, buf) = match &domain {
+            Some((_, coeffs)) => (Dtype::F64, coeffs.as_slice()),
+            None => (dtype, buf),
+        };
+        let row_bytes = chunk.row_len * dtype.size();
         let kept: Vec<u8> = buf
             .chunks(row_bytes.max(1))
             .step_by(self.stride)

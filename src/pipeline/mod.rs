@@ -12,6 +12,7 @@ use std::io::{Read, Seek, Write};
 
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
+use crate::codec::transform::Transform;
 use crate::codec::{self, lossless};
 use crate::container::{ChunkHeader, StzReader, StzWriter, Trailer, MODE_LOSSY};
 use crate::error::{Error, Result};
@@ -100,6 +101,54 @@ pub struct TensorReport {
     /// Σ(w − ŵ)² and Σw² over its finite values (zero when lossless).
     pub err2: f64,
     pub sig2: f64,
+    /// The transform its chunks were coded in (`None` before any chunk).
+    pub transform: Option<TensorTransform>,
+}
+
+/// Which transform a lossy tensor's chunks were coded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorTransform {
+    /// The values themselves.
+    Identity,
+    /// Every chunk in this transform.
+    Only(Transform),
+    /// Chunks chose differently.
+    Mixed,
+}
+
+impl TensorTransform {
+    /// Merges the transform of one more chunk.
+    fn with(prev: Option<TensorTransform>, chunk: Option<Transform>) -> TensorTransform {
+        let this = chunk.map_or(TensorTransform::Identity, TensorTransform::Only);
+        match prev {
+            Some(p) if p != this => TensorTransform::Mixed,
+            _ => this,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TensorTransform::Identity => "none",
+            TensorTransform::Only(t) => t.name(),
+            TensorTransform::Mixed => "mixed",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            TensorTransform::Identity => 0,
+            TensorTransform::Only(t) => t.code(),
+            TensorTransform::Mixed => 255,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<TensorTransform> {
+        match code {
+            0 => Some(TensorTransform::Identity),
+            255 => Some(TensorTransform::Mixed),
+            c => Transform::from_code(c).map(TensorTransform::Only),
+        }
+    }
 }
 
 impl TensorReport {
@@ -125,31 +174,37 @@ pub fn snr_db(sig2: f64, err2: f64) -> f64 {
 }
 
 /// Per-tensor statistics of a lossy tensor, kept in its index record so
-/// `inspect` can show them: format byte 1, then step, Σ(w−ŵ)², Σw² as f64.
+/// `inspect` can show them: format byte 2, then step, Σ(w−ŵ)², Σw² as f64,
+/// then the transform (0 none, 1..=4 as in a chunk, 255 mixed). Format 1
+/// (earlier files) has no transform byte.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossyRecord {
     pub step: f64,
     pub err2: f64,
     pub sig2: f64,
+    pub transform: TensorTransform,
 }
 
 impl LossyRecord {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
 
     pub fn to_bytes(self) -> Vec<u8> {
         let mut out = vec![Self::VERSION];
         for x in [self.step, self.err2, self.sig2] {
             out.extend_from_slice(&x.to_le_bytes());
         }
+        out.push(self.transform.code());
         out
     }
 
     /// `None` for extras this version does not know.
     pub fn parse(extras: &[u8]) -> Option<LossyRecord> {
         let (&version, rest) = extras.split_first()?;
-        if version != Self::VERSION || rest.len() != 24 {
-            return None;
-        }
+        let transform = match (version, rest.len()) {
+            (1, 24) => TensorTransform::Identity,
+            (2, 25) => TensorTransform::from_code(*rest.get(24)?)?,
+            _ => return None,
+        };
         let f = |i: usize| {
             Some(f64::from_le_bytes(
                 rest.get(i * 8..i * 8 + 8)?.try_into().ok()?,
@@ -159,6 +214,7 @@ impl LossyRecord {
             step: f(0)?,
             err2: f(1)?,
             sig2: f(2)?,
+            transform,
         })
     }
 }
@@ -216,6 +272,7 @@ impl Report {
                     step: None,
                     err2: 0.0,
                     sig2: 0.0,
+                    transform: None,
                 })
                 .collect(),
         }
@@ -346,6 +403,10 @@ impl<W: Write> Assembler<W> {
             t.stored_bytes += self.writer.bytes_written() - before;
             t.err2 += enc.err2;
             t.sig2 += enc.sig2;
+            t.transform = Some(TensorTransform::with(
+                t.transform,
+                codec::transform_of(&enc.payload),
+            ));
         }
         self.raw_done += chunk.len as u64;
         Ok(())
@@ -376,6 +437,7 @@ impl<W: Write> Assembler<W> {
                         step,
                         err2: t.err2,
                         sig2: t.sig2,
+                        transform: t.transform.unwrap_or(TensorTransform::Identity),
                     }
                     .to_bytes(),
                 );

@@ -146,6 +146,13 @@ export function ensureCli() {
 }
 
 /** Runs the CLI; returns wall seconds. Throws on failure. */
+/** Runs the CLI and parses its standard output as JSON. */
+export function cliJson(args) {
+  const r = spawnSync(CLI, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`stzip ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
 export function cli(args) {
   const t = process.hrtime.bigint();
   const r = spawnSync(CLI, args, { encoding: 'utf8' });

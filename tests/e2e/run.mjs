@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OUT, ROOT, assert, cli, ensureCli, ensureWasm, launch, sameBytes, startServer, writeSafetensors, writeSynthetic } from './lib.mjs';
+import { OUT, ROOT, assert, cli, cliJson, ensureCli, ensureWasm, launch, sameBytes, startServer, writeSafetensors, writeSynthetic } from './lib.mjs';
 import { firefoxSmoke } from './firefox.mjs';
 import { hubTests, stopHub } from './hub.mjs';
 
@@ -97,6 +97,13 @@ const tests = {
       sameBytes(join(tmp, 'browser-4.5.stz'), join(tmp, 'cli-4.5.stz'), 'lossy .stz vs CLI');
       const snr = await page.evaluate(() => window.stzipDebug.lastReport.snrDb);
       assert(Number.isFinite(snr), `lossy report has no SNR (${snr})`);
+      // The report's transform column says what the CLI's inspect says.
+      const pageTransforms = await page.evaluate(() => window.stzipDebug.lastReport.tensors.map((t) => t.transform));
+      const cliTransforms = cliJson(['inspect', '--json', join(tmp, 'cli-4.5.stz')]).tensors.map((t) => t.transform);
+      assert(JSON.stringify(pageTransforms) === JSON.stringify(cliTransforms), `transforms ${pageTransforms} vs CLI ${cliTransforms}`);
+      assert(pageTransforms.includes('dct-1') && pageTransforms.includes('none'), `transforms ${pageTransforms}`);
+      const shown = await page.locator('#tensors tbody tr').first().locator('td').last().textContent();
+      assert(shown === pageTransforms[0], `transform cell ${shown}`);
       await page.getByLabel('Choose a file').setInputFiles(join(tmp, 'browser-4.5.stz'));
       await expectDone(page, 'Decompress');
       await save(page, join(tmp, 'browser-4.5.safetensors'));

@@ -179,7 +179,7 @@ fn snr_target_is_met() {
 
 #[wasm_bindgen_test]
 fn golden_files_decode_to_their_hashes() {
-    let golden: [(&[u8], u64); 3] = [
+    let golden: [(&[u8], u64); 4] = [
         (include_bytes!("../golden/v1-mixed.stz"), 0x4764fa6bede15564),
         (
             include_bytes!("../golden/v1-weights.stz"),
@@ -188,6 +188,10 @@ fn golden_files_decode_to_their_hashes() {
         (
             include_bytes!("../golden/v1-lossy-split.stz"),
             0x32f35f7703bd8bbf,
+        ),
+        (
+            include_bytes!("../golden/v1-lossy-transform.stz"),
+            0xc19e4d1c4ee3ca0f,
         ),
     ];
     for (stz, hash) in golden {

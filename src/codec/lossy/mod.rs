@@ -24,14 +24,18 @@
 //! | raw(b-1)`; then a sign bit when `k ≠ 0`; `s = 42`: the element's bits
 //! (`8 × size` raw bits, low 32 first when wider than 32).
 
+mod transformed;
 mod trellis;
 pub mod values;
+
+pub use transformed::MAX_VALUES as MAX_TRANSFORM_VALUES;
 
 use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_with_contexts, get_varint, put_varint, BitReader, BitWriter,
     DecTable, EncTable, FreqTable, RansDecoder,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
+use crate::codec::transform::{self, Transform};
 use crate::error::{Error, Result};
 use crate::safetensors::Dtype;
 
@@ -71,6 +75,8 @@ pub struct Encoded {
     /// Σ(w − ŵ)² and Σw² over the finite values.
     pub err2: f64,
     pub sig2: f64,
+    /// The transform the chunk was coded in, if any.
+    pub transform: Option<Transform>,
 }
 
 /// `round(2·log2(x))` for finite `x > 0`, from the bits alone (the same on
@@ -354,8 +360,29 @@ pub fn estimate(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     ))
 }
 
-/// Quantize and code one chunk of a float tensor with the given step.
+/// The values the quantizer will see for a chunk: the chunk itself, or —
+/// when [`transform::choose`] picks a transform — its coefficients as F64.
+/// Rate control samples these, so it prices what [`encode`] codes.
+pub fn coding_domain(dtype: Dtype, row_len: usize, data: &[u8]) -> Option<(Transform, Vec<u8>)> {
+    let values = transformed::finite_values(dtype, data)?;
+    let t = transform::choose(&values, row_len)?;
+    let coeffs = transform::forward(t, &values, row_len)?;
+    Some((t, transformed::coefficient_bytes(&coeffs)))
+}
+
+/// Quantize and code one chunk of a float tensor with the given step, in
+/// the transform domain when a transform measurably codes it smaller.
 pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<Encoded> {
+    if let Some(values) = transformed::finite_values(dtype, data) {
+        if let Some(t) = transform::choose(&values, row_len) {
+            return transformed::encode(dtype, row_len, data, &values, step, t);
+        }
+    }
+    encode_plain(dtype, row_len, data, step)
+}
+
+/// Quantize and code one chunk as it is.
+fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<Encoded> {
     if !(step.is_finite() && step > 0.0) || dtype.float_layout().is_none() {
         return Err(Error::Internal(
             "lossy coding needs a float dtype and a positive step",
@@ -439,11 +466,18 @@ pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<En
         decoded,
         err2,
         sig2,
+        transform: None,
     })
 }
 
-/// Decode a body written by [`encode`] (after its method byte) into `out`.
-pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+/// Decode a transformed-chunk body (after its method byte) into `out`.
+pub fn decode_transformed(dtype: Dtype, body: &[u8], out: &mut [u8]) -> Result<()> {
+    transformed::decode(dtype, body, out)
+}
+
+/// Decode a quantized-chunk body (after its method byte) into `out`;
+/// returns its row length.
+pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> {
     if dtype.float_layout().is_none() {
         return Err(Error::CodecCorrupt("quantized chunk of a non-float tensor"));
     }
@@ -562,7 +596,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     }
     dec.finish()?;
     bits.finish_exact()?;
-    Ok(())
+    Ok(row_len)
 }
 
 #[cfg(test)]

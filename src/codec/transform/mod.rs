@@ -1,0 +1,235 @@
+//! Orthonormal transforms a lossy chunk may be coded in: a DCT-II or the
+//! golden-ratio "RFT", along the rows or down the columns of the chunk, in
+//! blocks of at most [`MAX_BLOCK`] values. The encoder measures whether one
+//! codes the chunk in fewer bits than the weights themselves ([`choose`]);
+//! most weight matrices are noise-like and stay untransformed.
+//!
+//! Orthonormal means the squared error of the quantized coefficients is the
+//! squared error of the weights, so the quantizer step keeps its meaning
+//! and rate control needs no change.
+//!
+//! Decoding must give the same bytes on every platform. FFT libraries
+//! choose different algorithms per CPU (AVX, wasm SIMD, scalar) and take
+//! their twiddles from the platform's `sin`/`cos`, so their results differ
+//! in the last bit. Here a block is a product with a basis matrix whose
+//! entries come from `libm`, each sum taken in a fixed order (no FMA, no
+//! reassociation): O(B) per value, cheap at B ≤ 256 for the few chunks
+//! that choose a transform.
+
+mod basis;
+mod choose;
+
+pub use basis::Family;
+pub use choose::choose;
+
+use basis::Basis;
+
+/// Longest block a line is cut into.
+pub const MAX_BLOCK: usize = 256;
+
+/// Which way the lines run through a chunk of `rows × row_len` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    /// Down each column (across rows): axis 0 of the tensor.
+    Columns,
+    /// Along each row: the last axis of the tensor.
+    Rows,
+}
+
+/// A transform as recorded in a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transform {
+    pub family: Family,
+    pub axis: Axis,
+}
+
+impl Transform {
+    pub const ALL: [Transform; 4] = [
+        Transform::new(Family::Dct, Axis::Columns),
+        Transform::new(Family::Dct, Axis::Rows),
+        Transform::new(Family::Rft, Axis::Columns),
+        Transform::new(Family::Rft, Axis::Rows),
+    ];
+
+    pub const fn new(family: Family, axis: Axis) -> Transform {
+        Transform { family, axis }
+    }
+
+    /// Its byte in the chunk body and in the tensor record (1..=4).
+    pub fn code(self) -> u8 {
+        match (self.family, self.axis) {
+            (Family::Dct, Axis::Columns) => 1,
+            (Family::Dct, Axis::Rows) => 2,
+            (Family::Rft, Axis::Columns) => 3,
+            (Family::Rft, Axis::Rows) => 4,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Transform> {
+        Transform::ALL.into_iter().find(|t| t.code() == code)
+    }
+
+    /// Short name for reports: `dct-0` is a DCT down the columns (tensor
+    /// axis 0), `dct-1` along the rows (the last axis).
+    pub fn name(self) -> &'static str {
+        match self.code() {
+            1 => "dct-0",
+            2 => "dct-1",
+            3 => "rft-0",
+            _ => "rft-1",
+        }
+    }
+}
+
+/// Cuts a line of `len` values into `⌈len / MAX_BLOCK⌉` blocks of equal
+/// size (the first ones one longer): `(start, size)` pairs.
+pub fn blocks(len: usize) -> impl Iterator<Item = (usize, usize)> {
+    let count = len.div_ceil(MAX_BLOCK).max(1);
+    let (base, extra) = (len / count, len % count);
+    (0..count).scan(0, move |start, i| {
+        let size = base + usize::from(i < extra);
+        let at = *start;
+        *start += size;
+        Some((at, size))
+    })
+}
+
+/// The (at most two) bases a line of `len` needs.
+struct Bases {
+    family: Family,
+    bases: Vec<Basis>,
+}
+
+impl Bases {
+    fn new(family: Family) -> Bases {
+        Bases {
+            family,
+            bases: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, size: usize) -> &Basis {
+        let at = match self.bases.iter().position(|b| b.size == size) {
+            Some(at) => at,
+            None => {
+                self.bases.push(Basis::new(self.family, size));
+                self.bases.len() - 1
+            }
+        };
+        &self.bases[at]
+    }
+}
+
+/// Coefficients of `values` (`rows × row_len`, row-major); `None` when the
+/// values are not whole rows.
+pub fn forward(t: Transform, values: &[f64], row_len: usize) -> Option<Vec<f64>> {
+    apply(t, values, row_len, false)
+}
+
+/// Values from `coeffs`, undoing [`forward`].
+pub fn inverse(t: Transform, coeffs: &[f64], row_len: usize) -> Option<Vec<f64>> {
+    apply(t, coeffs, row_len, true)
+}
+
+fn apply(t: Transform, input: &[f64], row_len: usize, inverse: bool) -> Option<Vec<f64>> {
+    if row_len == 0 || input.len() % row_len != 0 {
+        return None;
+    }
+    let rows = input.len() / row_len;
+    let mut out = vec![0.0; input.len()];
+    let mut bases = Bases::new(t.family);
+    match t.axis {
+        Axis::Rows => {
+            for (start, size) in blocks(row_len) {
+                // out = m · in, as Σ_n in[n] · mᵀ[n][..]: each output
+                // accumulates over n in order, and the inner loop runs
+                // over contiguous outputs (vectorizable).
+                let b = bases.get(size);
+                let mt = if inverse { &b.forward } else { &b.inverse };
+                for (irow, orow) in input
+                    .chunks_exact(row_len)
+                    .zip(out.chunks_exact_mut(row_len))
+                {
+                    let (Some(x), Some(y)) = (
+                        irow.get(start..start + size),
+                        orow.get_mut(start..start + size),
+                    ) else {
+                        continue;
+                    };
+                    for (&xn, mrow) in x.iter().zip(mt.chunks_exact(size)) {
+                        for (yk, &m) in y.iter_mut().zip(mrow) {
+                            *yk += xn * m;
+                        }
+                    }
+                }
+            }
+        }
+        Axis::Columns => {
+            for (start, size) in blocks(rows) {
+                let b = bases.get(size);
+                let m = if inverse { &b.inverse } else { &b.forward };
+                let block = start * row_len..(start + size) * row_len;
+                let (Some(x), Some(y)) = (input.get(block.clone()), out.get_mut(block)) else {
+                    continue;
+                };
+                // Row k of the output block is Σ_n m[k][n] · row n.
+                for (yrow, mrow) in y.chunks_exact_mut(row_len).zip(m.chunks_exact(size)) {
+                    for (xrow, &mkn) in x.chunks_exact(row_len).zip(mrow) {
+                        for (yj, &xj) in yrow.iter_mut().zip(xrow) {
+                            *yj += mkn * xj;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::test_rng::Rng;
+
+    #[test]
+    fn blocks_cover_the_line_evenly() {
+        assert_eq!(blocks(10).collect::<Vec<_>>(), [(0, 10)]);
+        assert_eq!(blocks(256).collect::<Vec<_>>(), [(0, 256)]);
+        assert_eq!(blocks(257).collect::<Vec<_>>(), [(0, 129), (129, 128)]);
+        assert_eq!(
+            blocks(1000).collect::<Vec<_>>(),
+            [(0, 250), (250, 250), (500, 250), (750, 250)]
+        );
+        assert_eq!(blocks(0).collect::<Vec<_>>(), [(0, 0)]);
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for t in Transform::ALL {
+            assert_eq!(Transform::from_code(t.code()), Some(t));
+        }
+        assert_eq!(Transform::from_code(0), None);
+        assert_eq!(Transform::from_code(5), None);
+    }
+
+    /// Forward then inverse gives the values back to rounding, on shapes
+    /// with one block, several blocks of two sizes, and odd block lengths.
+    #[test]
+    fn inverse_undoes_forward() {
+        let mut rng = Rng(7);
+        for (rows, row_len) in [(1, 300), (7, 5), (300, 3), (513, 9), (40, 600)] {
+            let x: Vec<f64> = (0..rows * row_len).map(|_| rng.gauss()).collect();
+            for t in Transform::ALL {
+                let y = forward(t, &x, row_len).unwrap();
+                let e: f64 = x.iter().map(|v| v * v).sum();
+                let ey: f64 = y.iter().map(|v| v * v).sum();
+                assert!((e - ey).abs() < 1e-9 * e, "{t:?} keeps the energy");
+                let back = inverse(t, &y, row_len).unwrap();
+                for (a, b) in x.iter().zip(&back) {
+                    assert!((a - b).abs() < 1e-12, "{t:?} {rows}×{row_len}");
+                }
+            }
+        }
+        assert!(forward(Transform::ALL[0], &[1.0; 7], 2).is_none());
+    }
+}
