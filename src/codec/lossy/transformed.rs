@@ -4,11 +4,12 @@
 //! layout, so the row and column scale contexts follow the frequencies),
 //! and the decoder inverts the transform and rounds to the dtype.
 //!
-//! Body layout (after the method byte): the transform's code (1..=4), then
-//! a complete quantized payload — method byte 3 and its body — of the F64
-//! coefficients.
+//! Body layout (after the method byte): the transform's code (1..=4), its
+//! block length (LEB128, 2..=1024), then a complete quantized payload —
+//! method byte 3 and its body — of the F64 coefficients.
 
 use super::{values, Encoded};
+use crate::codec::entropy::{get_varint, put_varint};
 use crate::codec::transform::{self, Transform};
 use crate::codec::METHOD_QUANTIZED;
 use crate::error::{Error, Result};
@@ -77,6 +78,7 @@ pub fn encode(
     let mut payload = Vec::with_capacity(inner.payload.len() + 2);
     payload.push(crate::codec::METHOD_TRANSFORMED);
     payload.push(t.code());
+    put_varint(&mut payload, t.block as u64);
     payload.extend_from_slice(&inner.payload);
     Ok(Encoded {
         payload,
@@ -94,8 +96,13 @@ pub fn decode(dtype: Dtype, body: &[u8], out: &mut [u8]) -> Result<()> {
             "transformed chunk of a non-float tensor",
         ));
     }
-    let (&code, rest) = body.split_first().ok_or(Error::CodecTruncated)?;
+    let (&code, mut rest) = body.split_first().ok_or(Error::CodecTruncated)?;
     let t = Transform::from_code(code).ok_or(Error::CodecCorrupt("unknown transform"))?;
+    let block = usize::try_from(get_varint(&mut rest)?)
+        .ok()
+        .filter(|b| (2..=transform::MAX_BLOCK).contains(b))
+        .ok_or(Error::CodecCorrupt("transform block length out of range"))?;
+    let t = Transform { block, ..t };
     let w = dtype.size();
     let n = out.len() / w;
     if n > MAX_VALUES {
@@ -190,6 +197,12 @@ mod tests {
         ));
         let mut p = enc.payload.clone();
         p[2] = 0;
+        assert!(matches!(
+            crate::codec::decode_chunk(Dtype::F32, &p, &mut out),
+            Err(Error::CodecCorrupt("transform block length out of range"))
+        ));
+        let mut p = enc.payload.clone();
+        p[3] = 0;
         assert!(matches!(
             crate::codec::decode_chunk(Dtype::F32, &p, &mut out),
             Err(Error::CodecCorrupt(

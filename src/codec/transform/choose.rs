@@ -13,7 +13,7 @@
 //! choice is the same on every platform.
 
 use super::basis::{Basis, Family};
-use super::{blocks, Axis, Transform};
+use super::{blocks, Axis, Transform, DEFAULT_BLOCK};
 
 /// Bits per value a transform must save to be chosen: several times the
 /// estimate's sampling noise, so noise-like weights stay as they are.
@@ -21,7 +21,7 @@ const MIN_GAIN: f64 = 0.05;
 /// Shortest line worth transforming.
 const MIN_LINE: usize = 16;
 /// Budget of multiply-adds per candidate (sample blocks × B²).
-const BUDGET: usize = 1 << 21;
+const BUDGET: usize = 1 << 19;
 /// Fewest sample blocks (when the chunk has them).
 const MIN_SAMPLES: usize = 32;
 
@@ -76,7 +76,7 @@ fn sample_blocks(values: &[f64], row_len: usize, axis: Axis) -> Vec<Vec<f64>> {
         Axis::Columns => (rows, row_len),
         Axis::Rows => (row_len, rows),
     };
-    let spans: Vec<(usize, usize)> = blocks(line).collect();
+    let spans: Vec<(usize, usize)> = blocks(line, DEFAULT_BLOCK).collect();
     let widest = spans.iter().map(|s| s.1).max().unwrap_or(1).max(1);
     let total = spans.len() * lines;
     let wanted = (BUDGET / (widest * widest)).max(MIN_SAMPLES).min(total);

@@ -1,6 +1,7 @@
 //! Orthonormal transforms a lossy chunk may be coded in: a DCT-II or the
 //! golden-ratio "RFT", along the rows or down the columns of the chunk, in
-//! blocks of at most [`MAX_BLOCK`] values. The encoder measures whether one
+//! blocks of at most `block` values (recorded in the chunk; the encoder
+//! uses [`DEFAULT_BLOCK`]). The encoder measures whether one
 //! codes the chunk in fewer bits than the weights themselves ([`choose`]);
 //! most weight matrices are noise-like and stay untransformed.
 //!
@@ -13,8 +14,9 @@
 //! their twiddles from the platform's `sin`/`cos`, so their results differ
 //! in the last bit. Here a block is a product with a basis matrix whose
 //! entries come from `libm`, each sum taken in a fixed order (no FMA, no
-//! reassociation): O(B) per value, cheap at B ≤ 256 for the few chunks
-//! that choose a transform.
+//! reassociation): O(B) per value, cheap at B = 64 for the few chunks
+//! that choose a transform (longer blocks gained nothing measurable on
+//! MiniLM and cost proportionally more).
 
 mod basis;
 mod choose;
@@ -24,8 +26,10 @@ pub use choose::choose;
 
 use basis::Basis;
 
-/// Longest block a line is cut into.
-pub const MAX_BLOCK: usize = 256;
+/// Longest block the encoder cuts a line into.
+pub const DEFAULT_BLOCK: usize = 64;
+/// Longest block a decoder accepts: bounds its work per value.
+pub const MAX_BLOCK: usize = 1024;
 
 /// Which way the lines run through a chunk of `rows × row_len` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +45,8 @@ pub enum Axis {
 pub struct Transform {
     pub family: Family,
     pub axis: Axis,
+    /// Longest block a line is cut into (2..=[`MAX_BLOCK`]).
+    pub block: usize,
 }
 
 impl Transform {
@@ -51,8 +57,13 @@ impl Transform {
         Transform::new(Family::Rft, Axis::Rows),
     ];
 
+    /// With the encoder's block length.
     pub const fn new(family: Family, axis: Axis) -> Transform {
-        Transform { family, axis }
+        Transform {
+            family,
+            axis,
+            block: DEFAULT_BLOCK,
+        }
     }
 
     /// Its byte in the chunk body and in the tensor record (1..=4).
@@ -65,6 +76,7 @@ impl Transform {
         }
     }
 
+    /// The transform of a code, with the encoder's block length.
     pub fn from_code(code: u8) -> Option<Transform> {
         Transform::ALL.into_iter().find(|t| t.code() == code)
     }
@@ -81,10 +93,10 @@ impl Transform {
     }
 }
 
-/// Cuts a line of `len` values into `⌈len / MAX_BLOCK⌉` blocks of equal
-/// size (the first ones one longer): `(start, size)` pairs.
-pub fn blocks(len: usize) -> impl Iterator<Item = (usize, usize)> {
-    let count = len.div_ceil(MAX_BLOCK).max(1);
+/// Cuts a line of `len` values into `⌈len / max⌉` blocks of equal size
+/// (the first ones one longer): `(start, size)` pairs.
+pub fn blocks(len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let count = len.div_ceil(max.max(1)).max(1);
     let (base, extra) = (len / count, len % count);
     (0..count).scan(0, move |start, i| {
         let size = base + usize::from(i < extra);
@@ -140,7 +152,7 @@ fn apply(t: Transform, input: &[f64], row_len: usize, inverse: bool) -> Option<V
     let mut bases = Bases::new(t.family);
     match t.axis {
         Axis::Rows => {
-            for (start, size) in blocks(row_len) {
+            for (start, size) in blocks(row_len, t.block) {
                 // out = m · in, as Σ_n in[n] · mᵀ[n][..]: each output
                 // accumulates over n in order, and the inner loop runs
                 // over contiguous outputs (vectorizable).
@@ -165,7 +177,7 @@ fn apply(t: Transform, input: &[f64], row_len: usize, inverse: bool) -> Option<V
             }
         }
         Axis::Columns => {
-            for (start, size) in blocks(rows) {
+            for (start, size) in blocks(rows, t.block) {
                 let b = bases.get(size);
                 let m = if inverse { &b.inverse } else { &b.forward };
                 let block = start * row_len..(start + size) * row_len;
@@ -193,14 +205,18 @@ mod tests {
 
     #[test]
     fn blocks_cover_the_line_evenly() {
-        assert_eq!(blocks(10).collect::<Vec<_>>(), [(0, 10)]);
-        assert_eq!(blocks(256).collect::<Vec<_>>(), [(0, 256)]);
-        assert_eq!(blocks(257).collect::<Vec<_>>(), [(0, 129), (129, 128)]);
+        assert_eq!(blocks(10, 256).collect::<Vec<_>>(), [(0, 10)]);
+        assert_eq!(blocks(256, 256).collect::<Vec<_>>(), [(0, 256)]);
+        assert_eq!(blocks(257, 256).collect::<Vec<_>>(), [(0, 129), (129, 128)]);
         assert_eq!(
-            blocks(1000).collect::<Vec<_>>(),
+            blocks(1000, 256).collect::<Vec<_>>(),
             [(0, 250), (250, 250), (500, 250), (750, 250)]
         );
-        assert_eq!(blocks(0).collect::<Vec<_>>(), [(0, 0)]);
+        assert_eq!(
+            blocks(130, 64).collect::<Vec<_>>(),
+            [(0, 44), (44, 43), (87, 43)]
+        );
+        assert_eq!(blocks(0, 64).collect::<Vec<_>>(), [(0, 0)]);
     }
 
     #[test]
@@ -219,7 +235,8 @@ mod tests {
         let mut rng = Rng(7);
         for (rows, row_len) in [(1, 300), (7, 5), (300, 3), (513, 9), (40, 600)] {
             let x: Vec<f64> = (0..rows * row_len).map(|_| rng.gauss()).collect();
-            for t in Transform::ALL {
+            let long = Transform::ALL.map(|t| Transform { block: 256, ..t });
+            for t in Transform::ALL.into_iter().chain(long) {
                 let y = forward(t, &x, row_len).unwrap();
                 let e: f64 = x.iter().map(|v| v * v).sum();
                 let ey: f64 = y.iter().map(|v| v * v).sum();
