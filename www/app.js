@@ -550,6 +550,7 @@ async function hubCompressAll() {
   let stz = 0;
   const fetched = { requests: 0, resumes: 0, resolves: 0, bytes: 0 };
   window.stzipDebug.hubFetch = null;
+  window.stzipDebug.hubMs = null;
   try {
     for (const [k, job] of plan.jobs.entries()) {
       const tr = hub.rows.get(job.path);
@@ -583,6 +584,7 @@ async function hubCompressAll() {
     }
     window.stzipDebug.hubFetch = fetched;
     const ms = performance.now() - t0;
+    window.stzipDebug.hubMs = ms;
     $('speed-text').textContent = `${(raw / 1e3 / ms).toFixed(1)} MB/s overall`;
     $('eta-text').textContent = 'done';
     const n = plan.jobs.length;
@@ -678,7 +680,8 @@ window.stzipDebug = {
     await hubList({ peek: false });
     if (!hub.plan) throw new Error($('error').textContent || 'listing failed');
     await hubCompressAll();
-    return { state: $('status').dataset.state, error: $('error').textContent, fetch: window.stzipDebug.hubFetch ?? null };
+    return { state: $('status').dataset.state, error: $('error').textContent, fetch: window.stzipDebug.hubFetch ?? null,
+      ms: window.stzipDebug.hubMs ?? null };
   },
   async opfsEntries() {
     const root = await opfsRoot();

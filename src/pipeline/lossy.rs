@@ -91,8 +91,8 @@ pub(super) fn multipliers(header: &safetensors::Header, lossy: &LossyOptions) ->
 /// At most this many bytes of rows are kept to evaluate candidate steps;
 /// larger files are subsampled by whole rows.
 const SAMPLE_BYTES: u64 = 4 << 20;
-/// Bisection steps on log2(step) within a 2-octave bracket: 2^-11 of an
-/// octave, below the sampling noise.
+/// The step search stops within 2^-11 of an octave (below the sampling
+/// noise) and gives up refining after twice as many evaluations.
 const BISECTIONS: usize = 11;
 
 /// Rows of one chunk kept for rate control, standing for `weight` times
@@ -340,7 +340,8 @@ fn evaluate(stats: &Stats, step: f64, opts: &Options) -> Result<(f64, f64)> {
     Ok((bits, err2))
 }
 
-/// The quantizer step meeting `target`, by bisection on log2(step).
+/// The quantizer step meeting `target`: a root search on log2(step) for
+/// the point where the estimated rate (or SNR) crosses the target.
 pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Result<f64> {
     if stats.float_params == 0 {
         return Ok(1.0);
@@ -363,43 +364,94 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
             });
         }
     }
-    // `too_coarse(step)`: the step misses the target on the lossy side.
-    let too_coarse = |step: f64| -> Result<bool> {
-        let (bits, err2) = evaluate(stats, step, opts)?;
-        Ok(match target {
-            Target::BitsPerWeight(b) => bits / n < b,
-            Target::Snr(s) => super::snr_db(stats.sig2, err2) < s,
-        })
+    // `slack(x)` at step 2^x: how far the estimate is on the fine side of
+    // the target (bits per weight above it, or dB above it); it falls as
+    // the step grows, and the answer is the step where it reaches zero.
+    // Evaluations are the cost here: each is memoised.
+    let mut seen: Vec<(f64, f64)> = Vec::new();
+    let mut slack = |x: f64| -> Result<f64> {
+        if let Some(&(_, v)) = seen.iter().find(|(at, _)| *at == x) {
+            return Ok(v);
+        }
+        let (bits, err2) = evaluate(stats, math::exp2(x), opts)?;
+        let v = match target {
+            Target::BitsPerWeight(b) => bits / n - b,
+            Target::Snr(s) => super::snr_db(stats.sig2, err2) - s,
+        };
+        let v = if v.is_nan() { f64::NEG_INFINITY } else { v };
+        seen.push((x, v));
+        Ok(v)
     };
-    // High-rate guess, then widen a bracket [fine, coarse] around the target.
-    let guess = match target {
+    // High-rate guess, then widen a bracket [fine, coarse] around the
+    // target: slack(fine) ≥ 0 > slack(coarse).
+    let guess = math::log2(match target {
         Target::Snr(s) => rms * 12f64.sqrt() * math::pow(10.0, -s / 20.0),
         Target::BitsPerWeight(b) => rms * math::exp2(2.0 - b),
-    };
-    let (mut fine, mut coarse) = (math::log2(guess), math::log2(guess));
+    });
+    let (mut fine, mut coarse) = (guess, guess);
+    let (mut s_fine, mut s_coarse) = (slack(guess)?, slack(guess)?);
     for _ in 0..64 {
-        if too_coarse(math::exp2(coarse))? {
+        if s_coarse < 0.0 {
             break;
         }
+        fine = coarse;
+        s_fine = s_coarse;
         coarse += 2.0;
+        s_coarse = slack(coarse)?;
     }
     for _ in 0..64 {
-        if !too_coarse(math::exp2(fine))? {
+        if s_fine >= 0.0 {
             break;
         }
+        coarse = fine;
+        s_coarse = s_fine;
         fine -= 2.0;
+        s_fine = slack(fine)?;
     }
-    if too_coarse(math::exp2(fine))? || !too_coarse(math::exp2(coarse))? {
+    if s_fine < 0.0 || s_coarse >= 0.0 {
         return Err(Error::InvalidLossyTarget {
             reason: "no quantizer step reaches this target".to_string(),
         });
     }
-    for _ in 0..BISECTIONS {
-        let mid = 0.5 * (fine + coarse);
-        if too_coarse(math::exp2(mid))? {
-            coarse = mid;
+    // False position with the Illinois correction (the estimates are close
+    // to linear in log2(step), so few evaluations are needed), down to
+    // 2^-11 octave or a slack within the tolerance; bisection when the
+    // interpolation is not usable.
+    let tolerance = match target {
+        Target::BitsPerWeight(_) => 2e-4,
+        Target::Snr(_) => 1e-3,
+    };
+    let (mut w_fine, mut w_coarse) = (s_fine, s_coarse);
+    let mut last_side = 0i8;
+    for _ in 0..2 * BISECTIONS {
+        if coarse - fine <= math::exp2(-(BISECTIONS as f64)) || s_fine <= tolerance {
+            break;
+        }
+        let t = w_fine / (w_fine - w_coarse);
+        let mid = if t.is_finite() && t > 0.0 && t < 1.0 {
+            (fine + t * (coarse - fine)).clamp(
+                fine + (coarse - fine) / 64.0,
+                coarse - (coarse - fine) / 64.0,
+            )
         } else {
+            0.5 * (fine + coarse)
+        };
+        let v = slack(mid)?;
+        if v >= 0.0 {
             fine = mid;
+            s_fine = v;
+            w_fine = v;
+            if last_side == 1 {
+                w_coarse /= 2.0;
+            }
+            last_side = 1;
+        } else {
+            coarse = mid;
+            w_coarse = v;
+            if last_side == -1 {
+                w_fine /= 2.0;
+            }
+            last_side = -1;
         }
     }
     Ok(math::exp2(fine))
