@@ -34,5 +34,22 @@ fn main() -> stzip::Result<()> {
         mb_per_s(data.len(), t_dec),
         data.len() as f64 / enc.payload.len() as f64
     );
+    // Lossy at a step of σ/8 (about 4.4 bits/weight, 29 dB): the coding
+    // pass alone (no rate control).
+    let step = Some(0.02 / 8.0);
+    let (enc, t_enc) = best_of(5, || encode_chunk(Dtype::F32, row_len, step, data.clone()))?;
+    let chunk = ChunkHeader {
+        tensor: 0,
+        decoded_len: data.len() as u64,
+        checksum: enc.checksum,
+    };
+    let (out, t_dec) = best_of(5, || decode_chunk(Dtype::F32, &chunk, &enc.payload))?;
+    assert_eq!(out, enc.decoded);
+    println!(
+        "native lossy compress MB/s {:.1} decompress MB/s {:.1} bits/weight {:.3}",
+        mb_per_s(data.len(), t_enc),
+        mb_per_s(data.len(), t_dec),
+        enc.payload.len() as f64 * 32.0 / data.len() as f64
+    );
     Ok(())
 }

@@ -22,7 +22,8 @@ const MIN_GAIN: f64 = 0.05;
 const MIN_LINE: usize = 16;
 /// Budget of multiply-adds per candidate (sample blocks × B²).
 const BUDGET: usize = 1 << 19;
-/// Fewest sample blocks (when the chunk has them).
+/// Fewest sample blocks: chunks with fewer blocks along an axis (short
+/// vectors) are not priced along it, as the estimate would be noise.
 const MIN_SAMPLES: usize = 32;
 
 /// The transform that codes `values` (`rows × row_len`, row-major) in
@@ -49,6 +50,11 @@ pub fn choose(values: &[f64], row_len: usize) -> Option<Transform> {
             Axis::Rows => row_len,
         };
         if line < MIN_LINE {
+            continue;
+        }
+        // Too few blocks to price reliably (a short vector): no evidence.
+        let lines = values.len() / line;
+        if lines * line.div_ceil(DEFAULT_BLOCK) < MIN_SAMPLES {
             continue;
         }
         let sample = sample_blocks(values, row_len, axis);
