@@ -177,12 +177,30 @@ export function hubTests(getBrowser) {
         assert(JSON.stringify(idx.metadata) === JSON.stringify(orig.metadata), 'index metadata changed');
         for (const [t, s] of Object.entries(orig.weight_map)) assert(idx.weight_map[t] === `${s}.stz`, `index maps ${t} to ${idx.weight_map[t]}`);
         assert(Object.keys(idx.weight_map).length === Object.keys(orig.weight_map).length, 'index lost tensors');
+
+        // "Save all" offers every output once, the same bytes as the single saves.
+        const expected = [...shards.map((s) => `${s}.stz`), 'model.safetensors.index.json'].sort();
+        const downloads = [];
+        const onDownload = (d) => downloads.push(d);
+        page.on('download', onDownload);
+        await page.getByRole('button', { name: 'Save all' }).click();
+        for (const end = Date.now() + 30_000; downloads.length < expected.length && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 500)); // no extra download may follow
+        page.off('download', onDownload);
+        const names = downloads.map((d) => d.suggestedFilename()).sort();
+        assert(JSON.stringify(names) === JSON.stringify(expected), `Save all offered ${names.join(', ')}`);
+        mkdirSync(join(env.tmp, 'all'), { recursive: true });
+        for (const d of downloads) {
+          const path = join(env.tmp, 'all', d.suggestedFilename());
+          await d.saveAs(path);
+          sameBytes(path, join(env.tmp, 'sharded', d.suggestedFilename()), `Save all: ${d.suggestedFilename()}`);
+        }
         const log = await hubLog();
         assert(!log.some((e) => e.has_authorization), 'an Authorization header was sent without a token');
         assert(page.problems.length === 0, page.problems.join(' | '));
         const sizes = r.slice(0, 3).map((x) => x.text[1]).join(', ');
         return `3 shards (${sizes}; params ${r.slice(0, 3).map((x) => Object.values(x.params)[0]).join(' / ')}), listing read ${peekBytes} header bytes; ` +
-          'each .stz decompresses (CLI) to the original and equals the CLI\'s .stz; rewritten index names the .stz files';
+          'each .stz decompresses (CLI) to the original and equals the CLI\'s .stz; rewritten index names the .stz files; Save all gives the same 4 files';
       } finally { await context.close(); }
     },
 
