@@ -769,6 +769,14 @@ fn write_malformed_corpus() {
     s.bytes[f + 32] = 3;
     add("stz-lossy-stream-corrupt.stz", "CodecCorrupt", s.bytes);
     let mut s = base();
+    let f = s.frames[4];
+    s.bytes[f + 32] = 4;
+    add(
+        "stz-transformed-stream-corrupt.stz",
+        "CodecCorrupt",
+        s.bytes,
+    );
+    let mut s = base();
     let f = s.frames[3];
     set_u32(&mut s.bytes, f + 4, 0);
     s.fix_frame(3);
