@@ -192,8 +192,15 @@ fn write_fuzz_seeds() {
     }
     put(&ed, "varints", &seed(4, 0, &body));
 
-    // lossy_decode: dtype selector, u16 element count, method-3 body.
+    // lossy_decode: selector (dtype, bit 2 for method 4), u16 element
+    // count, the payload after its method byte.
     let ld = corpus("lossy_decode");
+    let seed = |selector: u8, n: usize, payload: &[u8]| {
+        let mut v = vec![selector];
+        v.extend_from_slice(&(n as u16).to_le_bytes());
+        v.extend_from_slice(&payload[1..]);
+        v
+    };
     for (sel, dtype) in [Dtype::F32, Dtype::BF16, Dtype::F16, Dtype::F64]
         .iter()
         .enumerate()
@@ -203,41 +210,37 @@ fn write_fuzz_seeds() {
             let data: Vec<u8> = (0..n)
                 .flat_map(|i| {
                     let v = rng.gauss() * 0.02 * (1.0 + (i / cols % 3) as f64);
-                    let v = if i == 5 { f64::NAN } else { v };
-                    match dtype {
-                        Dtype::F32 => (v as f32).to_le_bytes().to_vec(),
-                        Dtype::F64 => v.to_le_bytes().to_vec(),
-                        Dtype::BF16 => ((v as f32).to_bits() >> 16).to_le_bytes()[..2].to_vec(),
-                        _ => f16_bits(v as f32).to_le_bytes().to_vec(),
-                    }
+                    element_bytes(*dtype, if i == 5 { f64::NAN } else { v })
                 })
                 .collect();
             let enc = stzip::codec::lossy::encode(*dtype, cols, &data, step).unwrap();
             assert_eq!(enc.payload[0], 3);
-            let mut v = vec![sel as u8];
-            v.extend_from_slice(&(n as u16).to_le_bytes());
-            v.extend_from_slice(&enc.payload[1..]);
-            put(&ld, &format!("{}-{rows}x{cols}", dtype.name()), &v);
+            let name = format!("{}-{rows}x{cols}", dtype.name());
+            put(&ld, &name, &seed(sel as u8, n, &enc.payload));
         }
         // A smooth chunk, coded as transform coefficients (method 4).
         let (rows, cols) = (24usize, 32usize);
         let data: Vec<u8> = (0..rows * cols)
             .flat_map(|i| {
                 let v = ((i / cols) as f64 * 0.1).sin() * ((i % cols) as f64 * 0.07).cos();
-                match dtype {
-                    Dtype::F32 => (v as f32).to_le_bytes().to_vec(),
-                    Dtype::F64 => v.to_le_bytes().to_vec(),
-                    Dtype::BF16 => ((v as f32).to_bits() >> 16).to_le_bytes()[..2].to_vec(),
-                    _ => f16_bits(v as f32).to_le_bytes().to_vec(),
-                }
+                element_bytes(*dtype, v)
             })
             .collect();
         let enc = stzip::codec::lossy::encode(*dtype, cols, &data, 0.01).unwrap();
         assert_eq!(enc.payload[0], 4, "{dtype:?} smooth chunk is transformed");
-        let mut v = vec![sel as u8 | 4];
-        v.extend_from_slice(&((rows * cols) as u16).to_le_bytes());
-        v.extend_from_slice(&enc.payload[1..]);
-        put(&ld, &format!("{}-transformed", dtype.name()), &v);
+        let name = format!("{}-transformed", dtype.name());
+        put(&ld, &name, &seed(sel as u8 | 4, rows * cols, &enc.payload));
+    }
+}
+
+/// `v` as one little-endian element of a float `dtype` (F32, F64, BF16
+/// truncated, else F16).
+fn element_bytes(dtype: Dtype, v: f64) -> Vec<u8> {
+    match dtype {
+        Dtype::F32 => (v as f32).to_le_bytes().to_vec(),
+        Dtype::F64 => v.to_le_bytes().to_vec(),
+        Dtype::BF16 => ((v as f32).to_bits() >> 16).to_le_bytes()[..2].to_vec(),
+        _ => f16_bits(v as f32).to_le_bytes().to_vec(),
     }
 }
 
