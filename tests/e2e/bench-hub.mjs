@@ -7,31 +7,15 @@
 // ≥ 80 % of the local-file throughput. Prints a markdown table.
 //
 //   node tests/e2e/bench-hub.mjs            # BENCH_MB=256, BENCH_REPS=3
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { OUT, ROOT, ensureWasm, launch, startServer, writeSynthetic } from './lib.mjs';
+import { OUT, ensureWasm, launch, startMockHub, startServer, writeSynthetic } from './lib.mjs';
 
 const MB = Number(process.env.BENCH_MB ?? 256);
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const TARGET = 0.8;
-
-async function startMock(repos) {
-  const mock = spawn(process.execPath, [join(ROOT, 'tests', 'hub', 'mock-hub.mjs'), '--repos', repos, '--lifeline', '--max-seconds', '1800'],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
-  const info = await new Promise((res, rej) => {
-    let text = '';
-    mock.stdout.on('data', (d) => {
-      text += d;
-      const nl = text.indexOf('\n');
-      if (nl >= 0) { try { res(JSON.parse(text.slice(0, nl))); } catch (e) { rej(e); } }
-    });
-    mock.once('exit', (code) => rej(new Error(`mock-hub.mjs exited (${code})`)));
-  });
-  return { mock, ...info };
-}
 
 const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
@@ -43,7 +27,7 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   const file = await writeSynthetic(join(dir, 'model.safetensors'), MB * (1 << 20), 21);
   const size = statSync(file).size;
-  const hub = await startMock(repos);
+  const hub = await startMockHub(['--repos', repos, '--max-seconds', '1800']);
   const server = await startServer(['--connect', `${hub.hub},${hub.cdn}`]);
   const browser = await launch();
   let local = Infinity, remote = Infinity, fetched = null, workers = 0;

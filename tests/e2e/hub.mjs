@@ -3,13 +3,12 @@
 // origin on 127.0.0.1). The page is served by its own scripts/serve.mjs with
 // the mock's two origins added to the CSP (header and meta tag).
 // Used by run.mjs: hubTests(getBrowser) → { name: async fn }, stopHub().
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { OUT, ROOT, assert, cli, ensureCli, sameBytes, startServer } from './lib.mjs';
+import { OUT, assert, cli, ensureCli, sameBytes, startMockHub, startServer } from './lib.mjs';
 
 const TOKEN = 'hf_testtoken';
 const CHUNK = 8 << 20; // the codec's chunk size: the budget per dropped connection is two of them
@@ -19,19 +18,9 @@ let env = null;
 /** Starts the mock Hub and a page server that may connect to it (once, shared by the tests). */
 async function start() {
   if (env) return env;
-  const mock = spawn(process.execPath, [join(ROOT, 'tests', 'hub', 'mock-hub.mjs'), '--lifeline', '--max-seconds', '900'],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
-  const info = await new Promise((res, rej) => {
-    let text = '';
-    mock.stdout.on('data', (d) => {
-      text += d;
-      const nl = text.indexOf('\n');
-      if (nl >= 0) { try { res(JSON.parse(text.slice(0, nl))); } catch (e) { rej(e); } }
-    });
-    mock.once('exit', (code) => rej(new Error(`mock-hub.mjs exited (${code})`)));
-  });
+  const info = await startMockHub(['--max-seconds', '900']);
   const server = await startServer(['--connect', `${info.hub},${info.cdn}`]);
-  env = { mock, server, ...info, tmp: mkdtempSync(join(tmpdir(), 'stzip-hub-e2e-')) };
+  env = { server, ...info, tmp: mkdtempSync(join(tmpdir(), 'stzip-hub-e2e-')) };
   return env;
 }
 
@@ -303,12 +292,8 @@ export function hubTests(getBrowser) {
 
     async 'Hub: Cancel mid-download stops it for good'() {
       // A fresh mock (its Nth-request faults unspent) on the same repos: test/expiring stalls 1 s mid-file.
-      const mock = spawn(process.execPath, [join(ROOT, 'tests', 'hub', 'mock-hub.mjs'), '--lifeline', '--max-seconds', '300', '--repos', (await start()).repos],
-        { stdio: ['pipe', 'pipe', 'inherit'] });
-      const info = await new Promise((res, rej) => {
-        mock.stdout.once('data', (d) => { try { res(JSON.parse(String(d).split('\n')[0])); } catch (e) { rej(e); } });
-        mock.once('exit', (code) => rej(new Error(`mock-hub.mjs exited (${code})`)));
-      });
+      const info = await startMockHub(['--max-seconds', '300', '--repos', (await start()).repos]);
+      const { mock } = info;
       const server = await startServer(['--connect', `${info.hub},${info.cdn}`]);
       const context = await getBrowser().newContext({ acceptDownloads: true });
       try {

@@ -146,6 +146,26 @@ export function ensureCli() {
 }
 
 /** Runs the CLI; returns wall seconds. Throws on failure. */
+/**
+ * Starts the mock Hub (tests/hub/mock-hub.mjs, tied to this process by
+ * --lifeline) with extra arguments; resolves { mock, hub, cdn, repos }
+ * once it prints its origins.
+ */
+export async function startMockHub(extraArgs = []) {
+  const mock = spawn(process.execPath, [join(ROOT, 'tests', 'hub', 'mock-hub.mjs'), '--lifeline', ...extraArgs],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const info = await new Promise((res, rej) => {
+    let text = '';
+    mock.stdout.on('data', (d) => {
+      text += d;
+      const nl = text.indexOf('\n');
+      if (nl >= 0) { try { res(JSON.parse(text.slice(0, nl))); } catch (e) { rej(e); } }
+    });
+    mock.once('exit', (code) => rej(new Error(`mock-hub.mjs exited (${code})`)));
+  });
+  return { mock, ...info };
+}
+
 /** Runs the CLI and parses its standard output as JSON. */
 export function cliJson(args) {
   const r = spawnSync(CLI, args, { encoding: 'utf8' });
