@@ -84,52 +84,44 @@ impl BitWriter {
 
 /// Reads bit fields written by [`BitWriter`]. Reading past the end yields
 /// zero bits and is reported by [`BitReader::finish`]; it never panics.
+///
+/// The only state is the bit position: each field is one unaligned 64-bit
+/// load at `position / 8`, shifted by `position % 8`, so consecutive reads
+/// depend on each other through one addition, not through a refill branch.
 #[derive(Debug, Clone)]
 pub struct BitReader<'a> {
     data: &'a [u8],
-    /// Next byte of `data` to load into `buf`.
-    pos: usize,
-    buf: u64,
-    /// Valid bits in `buf`.
-    avail: u32,
-    /// Total bits handed out by `get`.
+    /// Total bits handed out by `get` (the read position).
     consumed: u64,
 }
 
 impl<'a> BitReader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Self {
-            data,
-            pos: 0,
-            buf: 0,
-            avail: 0,
-            consumed: 0,
+        Self { data, consumed: 0 }
+    }
+
+    /// The 8 bytes from `byte` as a little-endian word, zeros past the end.
+    #[inline(always)]
+    fn word_at(&self, byte: u64) -> u64 {
+        let at = usize::try_from(byte).unwrap_or(usize::MAX);
+        match self.data.get(at..at.saturating_add(8)) {
+            Some(c) => {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                u64::from_le_bytes(w)
+            }
+            None => self.tail_word(at),
         }
     }
 
-    #[inline]
-    fn refill(&mut self) {
-        if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
-            // Fast path: one unaligned 64-bit load; take as many whole bytes
-            // as fit (avail <= 56 here, so at least one: avail ends >= 57).
-            // Bits of the next, not yet counted byte may land above `avail`:
-            // they equal what the next refill ORs in, so they are harmless.
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            let w = u64::from_le_bytes(w);
-            self.buf |= w << self.avail;
-            let nbytes = (64 - self.avail) / 8;
-            self.pos += nbytes as usize;
-            self.avail += nbytes * 8;
-        } else {
-            while self.avail <= 56 {
-                // Past the end, `avail` still grows: the missing bits are zeros.
-                let b = self.data.get(self.pos).copied().unwrap_or(0);
-                self.buf |= u64::from(b) << self.avail;
-                self.pos += 1;
-                self.avail += 8;
-            }
+    /// [`Self::word_at`] near or past the end.
+    #[cold]
+    fn tail_word(&self, at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        for (d, s) in w.iter_mut().zip(self.data.get(at..).unwrap_or(&[])) {
+            *d = *s;
         }
+        u64::from_le_bytes(w)
     }
 
     /// Reads an `nbits`-bit field (0..=57; wider requests are clamped to 57
@@ -138,13 +130,9 @@ impl<'a> BitReader<'a> {
     pub fn get(&mut self, nbits: u32) -> u64 {
         debug_assert!(nbits <= MAX_FIELD_BITS, "bit field wider than 57 bits");
         let nbits = nbits.min(MAX_FIELD_BITS);
-        if self.avail < nbits {
-            self.refill();
-        }
-        let v = self.buf & low_mask(nbits);
-        // nbits <= 57 < 64: the shift is in range.
-        self.buf >>= nbits;
-        self.avail -= nbits;
+        let w = self.word_at(self.consumed >> 3);
+        // shift <= 7 and nbits <= 57: the field lies inside the word.
+        let v = (w >> (self.consumed & 7)) & low_mask(nbits);
         self.consumed += u64::from(nbits);
         v
     }

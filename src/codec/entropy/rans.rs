@@ -180,16 +180,18 @@ fn encode_reverse<'e>(n: usize, sym_at: impl Fn(usize) -> Option<&'e EncSym>) ->
     for i in (full..n).rev() {
         put(&mut states[i % LANES], sym_at(i)?, &mut words, &mut nw);
     }
+    let mut st = states;
     for g in (0..full / LANES).rev() {
-        for lane in (0..LANES).rev() {
-            put(
-                &mut states[lane],
-                sym_at(g * LANES + lane)?,
-                &mut words,
-                &mut nw,
-            );
+        let base = g * LANES;
+        // Constant lane indices keep the states in registers.
+        macro_rules! lane {
+            ($($l:literal)*) => {$(
+                put(&mut st[$l], sym_at(base + $l)?, &mut words, &mut nw);
+            )*};
         }
+        lane!(7 6 5 4 3 2 1 0);
     }
+    let states = st;
     words.truncate(nw);
     let mut out = Vec::with_capacity(4 * LANES + 2 * words.len());
     for s in states {
@@ -242,6 +244,26 @@ impl From<&FreqTable> for DecTable {
     }
 }
 
+/// One symbol of one lane: the state update and branchless renormalisation
+/// shared by [`RansDecoder::get`] and [`RansDecoder::get_many`].
+#[inline(always)]
+fn decode_step(t: &DecTable, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
+    let s = *x;
+    let slot = s & t.mask;
+    let sym = t.slot_sym.get(slot as usize).copied().unwrap_or(0);
+    let info = t.sym_info.get(usize::from(sym)).copied().unwrap_or(0);
+    let y = (info & 0xffff)
+        .wrapping_mul(s >> t.prob_bits)
+        .wrapping_add(slot.wrapping_sub(info >> 16));
+    // Renormalisation is taken ~bits/16 of the time, i.e. unpredictably:
+    // always fetch the next word and select with a cmov.
+    let w = u32::from(words.get(*pos).copied().unwrap_or(0));
+    let renorm = y < RANS_L;
+    *x = if renorm { (y << 16) | w } else { y };
+    *pos += usize::from(renorm);
+    sym
+}
+
 /// Decodes a stream made by [`RansEncoder::finish`]. The caller must call
 /// [`RansDecoder::get`] with the same table sequence, in the same order,
 /// as was used with [`RansEncoder::put`]; then [`RansDecoder::finish`]
@@ -291,22 +313,56 @@ impl<'a> RansDecoder<'a> {
     #[inline(always)]
     pub fn get(&mut self, table: &DecTable) -> u16 {
         let lane = self.lane & (LANES - 1);
-        let x = self.states[lane];
-        let slot = x & table.mask;
-        let sym = table.slot_sym.get(slot as usize).copied().unwrap_or(0);
-        let info = table.sym_info.get(usize::from(sym)).copied().unwrap_or(0);
-        let f = info & 0xffff;
-        let bias = slot.wrapping_sub(info >> 16);
-        let x = f.wrapping_mul(x >> table.prob_bits).wrapping_add(bias);
-        // Branchless renormalisation (taken ~bits/16 of the time, i.e.
-        // unpredictable): always fetch the next word, select with a cmov.
-        let w = u32::from(self.words.get(self.pos).copied().unwrap_or(0));
-        let renorm = x < RANS_L;
-        let x = if renorm { (x << 16) | w } else { x };
-        self.pos += usize::from(renorm);
-        self.states[lane] = x;
+        let mut pos = self.pos;
+        let sym = match self.states.get_mut(lane) {
+            Some(x) => decode_step(table, x, &mut pos, &self.words),
+            None => 0,
+        };
+        self.pos = pos;
         self.lane = lane + 1;
         sym
+    }
+
+    /// Decodes `out.len()` symbols, symbol `k` with `tables[ctxs[k] % C]`:
+    /// the same as calling [`RansDecoder::get`] for each, but whole groups
+    /// of [`LANES`] symbols run with the states in registers, so the lanes'
+    /// dependency chains overlap.
+    pub fn get_many<const C: usize>(
+        &mut self,
+        tables: &[DecTable; C],
+        ctxs: &[u8],
+        out: &mut [u16],
+    ) {
+        let n = ctxs.len().min(out.len());
+        let (ctxs, out) = (&ctxs[..n], &mut out[..n]);
+        let head = ((LANES - self.lane % LANES) % LANES).min(n);
+        let (ctx_head, ctxs) = ctxs.split_at(head);
+        let (out_head, out) = out.split_at_mut(head);
+        for (o, &c) in out_head.iter_mut().zip(ctx_head) {
+            *o = self.get(&tables[usize::from(c) % C]);
+        }
+        let mut st = self.states;
+        let mut pos = self.pos;
+        let words = self.words.as_slice();
+        let mut groups = 0;
+        for (cg, og) in ctxs.chunks_exact(LANES).zip(out.chunks_exact_mut(LANES)) {
+            // Constant lane indices keep the states in registers.
+            macro_rules! lane {
+                ($($l:literal)*) => {$(
+                    og[$l] = decode_step(&tables[usize::from(cg[$l]) % C], &mut st[$l], &mut pos, words);
+                )*};
+            }
+            lane!(0 1 2 3 4 5 6 7);
+            groups += 1;
+        }
+        let states = st;
+        self.states = states;
+        self.pos = pos;
+        let done = groups * LANES;
+        self.lane = (self.lane + done) % LANES;
+        for (o, &c) in out[done..].iter_mut().zip(&ctxs[done..]) {
+            *o = self.get(&tables[usize::from(c) % C]);
+        }
     }
 
     /// Checks the whole stream was consumed (no overrun, no trailing words)

@@ -209,6 +209,62 @@ fn tables_switching_per_symbol() {
     dec.finish().unwrap();
 }
 
+/// `get_many` decodes exactly what `get` does, from any lane position and
+/// for any run length (whole lane groups, a head before the first group, a
+/// tail after the last), with contexts taken modulo the table count.
+#[test]
+fn get_many_equals_get() {
+    let mut rng = Rng(17);
+    let tables: Vec<FreqTable> = (0..4)
+        .map(|k| {
+            let mut counts: Vec<u64> = (0..[5usize, 40, 300, 2][k])
+                .map(|_| rng.below(50))
+                .collect();
+            counts[0] += 1;
+            FreqTable::from_counts(&counts, 11 + k as u32).unwrap()
+        })
+        .collect();
+    let enc_t: Vec<EncTable> = tables.iter().map(EncTable::new).collect();
+    let dec_t: [DecTable; 4] = std::array::from_fn(|k| DecTable::new(&tables[k]));
+    let n = 3000;
+    // Contexts beyond the table count wrap around (`% C`).
+    let ctxs: Vec<u8> = (0..n).map(|_| rng.below(8) as u8).collect();
+    let mut enc = RansEncoder::new();
+    let mut syms = Vec::with_capacity(n);
+    for &c in &ctxs {
+        let t = &tables[usize::from(c) % 4];
+        let used: Vec<u16> = (0..t.alphabet_size())
+            .filter(|&s| t.freq(s) > 0)
+            .map(|s| s as u16)
+            .collect();
+        let s = used[rng.below(used.len() as u64) as usize];
+        enc.put(&enc_t[usize::from(c) % 4], s);
+        syms.push(s);
+    }
+    let bytes = enc.finish();
+    for split in [0usize, 1, 3, 7, 8, 9, 15, 16, 17, 100, 2999] {
+        let mut dec = RansDecoder::new(&bytes).unwrap();
+        let mut got = Vec::with_capacity(n);
+        for &c in &ctxs[..split] {
+            got.push(dec.get(&dec_t[usize::from(c) % 4]));
+        }
+        // Runs of assorted lengths, including empty ones and lengths 1..7.
+        let mut i = split;
+        for len in [0usize, 5, 1, 8, 13, 64, 7].iter().cycle() {
+            if i >= n {
+                break;
+            }
+            let end = (i + len).min(n);
+            let mut out = vec![0u16; end - i];
+            dec.get_many(&dec_t, &ctxs[i..end], &mut out);
+            got.extend_from_slice(&out);
+            i = end;
+        }
+        assert_eq!(got, syms, "split {split}");
+        dec.finish().unwrap();
+    }
+}
+
 #[test]
 fn efficiency_within_half_percent_of_entropy() {
     let n = 1_000_000;

@@ -587,15 +587,23 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         };
         tables.push(DecTable::new(&table));
     }
+    let tables: &[DecTable; CONTEXTS] = tables
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Internal("context tables missing"))?;
     let rans = take_slice(input)?;
     let raw = take_slice(input)?;
     let mut dec = RansDecoder::new(rans)?;
     let mut bits = BitReader::new(raw);
-    decode_values::<F>(out, row_len, &sc, &tables, &mut dec, &mut bits)?;
+    decode_values::<F>(out, row_len, &sc, tables, &mut dec, &mut bits)?;
     dec.finish()?;
     bits.finish_exact()?;
     Ok(())
 }
+
+/// Values decoded per block: symbols first (the rANS lanes run together),
+/// then the values, within buffers that stay in L1.
+const DECODE_BLOCK: usize = 2048;
 
 /// The value loop of [`decode`]: symbols from `dec`, raw fields from
 /// `bits`, in the encoder's order.
@@ -603,32 +611,34 @@ fn decode_values<F: Bits>(
     out: &mut [u8],
     row_len: usize,
     sc: &Scales,
-    tables: &[DecTable],
+    tables: &[DecTable; CONTEXTS],
     dec: &mut RansDecoder,
     bits: &mut BitReader,
 ) -> Result<()> {
     let cols = sc.col_offsets(row_len);
+    let mut ctxs = [0u8; DECODE_BLOCK];
+    let mut syms = [0u16; DECODE_BLOCK];
     for (i, (orow, &d)) in out.chunks_mut(row_len * F::W).zip(&sc.dropped).enumerate() {
         let base = sc.global + sc.row_offset(i);
         let d32 = u32::from(d);
-        let class = context_tables(tables, d)?;
+        let class = usize::from(d > 0) * FRAC_CONTEXTS;
         let nraw = F::in_range_raw_bits(d32);
-        for (ob, &c) in orow.chunks_exact_mut(F::W).zip(&cols) {
-            let q = base + c;
-            let sym = dec.get(&class[(q & FRAC_MASK) as usize]);
-            F::store(decode_value::<F>(sym, q, d32, nraw, bits), ob);
+        for (oseg, cseg) in orow
+            .chunks_mut(DECODE_BLOCK * F::W)
+            .zip(cols.chunks(DECODE_BLOCK))
+        {
+            let m = cseg.len().min(oseg.len() / F::W);
+            for (cx, &c) in ctxs.iter_mut().zip(cseg) {
+                *cx = (class + ((base + c) & FRAC_MASK) as usize) as u8;
+            }
+            let (ctxs, syms) = (&ctxs[..m], &mut syms[..m]);
+            dec.get_many(tables, ctxs, syms);
+            for ((ob, &c), &sym) in oseg.chunks_exact_mut(F::W).zip(cseg).zip(syms.iter()) {
+                F::store(decode_value::<F>(sym, base + c, d32, nraw, bits), ob);
+            }
         }
     }
     Ok(())
-}
-
-/// The 8 tables of a row's trailing-zero class.
-#[inline(always)]
-fn context_tables(tables: &[DecTable], dropped: u8) -> Result<&[DecTable; FRAC_CONTEXTS]> {
-    tables
-        .get(usize::from(dropped > 0) * FRAC_CONTEXTS..)
-        .and_then(|t| t.first_chunk::<FRAC_CONTEXTS>())
-        .ok_or(Error::Internal("context tables missing"))
 }
 
 /// One value from its symbol, expected scale `q`, the row's dropped bits
