@@ -65,6 +65,15 @@ impl EncTable {
     }
 }
 
+impl EncSym {
+    /// False for the entries of zero-frequency symbols (all fields zero): a
+    /// coded symbol always has `x_max >= 2^16`.
+    #[inline(always)]
+    fn is_coded(&self) -> bool {
+        self.x_max_m1 != 0
+    }
+}
+
 impl EncTable {
     /// A table with no symbols: any use of it is an error.
     pub fn empty() -> EncTable {
@@ -145,9 +154,9 @@ pub fn encode_with_contexts(tables: &[EncTable], ctxs: &[u8], syms: &[u16]) -> R
     }
     encode_reverse(syms.len(), |i| {
         let t = tables.get(usize::from(*ctxs.get(i)?))?;
-        let s = usize::from(*syms.get(i)?);
-        t.freqs.get(s).filter(|&&f| f > 0)?;
-        t.syms.get(s)
+        t.syms
+            .get(usize::from(*syms.get(i)?))
+            .filter(|e| e.is_coded())
     })
     .ok_or(Error::EntropyStreamCorrupt(
         "symbol without a frequency in its table",
@@ -197,8 +206,10 @@ fn encode_reverse<'e>(n: usize, sym_at: impl Fn(usize) -> Option<&'e EncSym>) ->
     for s in states {
         out.extend_from_slice(&s.to_le_bytes());
     }
-    for w in words.iter().rev() {
-        out.extend_from_slice(&w.to_le_bytes());
+    let head = out.len();
+    out.resize(head + 2 * words.len(), 0);
+    for (d, w) in out[head..].chunks_exact_mut(2).zip(words.iter().rev()) {
+        d.copy_from_slice(&w.to_le_bytes());
     }
     Some(out)
 }

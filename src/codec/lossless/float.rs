@@ -452,7 +452,9 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
 
     let mut syms = vec![0u16; n];
     let mut ctxs = vec![0u8; n];
-    let mut counts = vec![[0u32; ALPHABET]; CONTEXTS];
+    // One flat histogram indexed by `ctx * ALPHABET + sym` (a power of two:
+    // the index is masked, not bounds-checked).
+    let mut flat: Box<[u32; CONTEXTS * ALPHABET]> = Box::new([0; CONTEXTS * ALPHABET]);
     let mut bits = BitWriter::with_capacity(data.len());
     let cols = sc.col_offsets(row_len);
     let out_rows = syms.chunks_mut(row_len).zip(ctxs.chunks_mut(row_len));
@@ -465,22 +467,40 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
         let base = sc.global + sc.row_offset(i);
         let d32 = u32::from(d);
         let class = usize::from(d > 0) * FRAC_CONTEXTS;
+        let nraw = F::in_range_raw_bits(d32);
         for (((b, &c), s), cx) in row.chunks_exact(F::W).zip(&cols).zip(srow).zip(crow) {
             let v = F::load(b);
             let q = base + c;
-            let (sym, nraw) = classify::<F>(v, q, d32);
             let ctx = class + (q & FRAC_MASK) as usize;
+            let rel = F::log_mag(v) - q + BIAS + FIRST_REL;
+            // The common case inline: a normal value near its expected scale.
+            let sym = if F::exponent(v) != 0 && (FIRST_REL..ALPHABET as i64).contains(&rel) {
+                let sign = v >> (F::EXP_BITS + F::MANT_BITS);
+                let body = (v & low_mask(F::MANT_BITS - LOG_FRAC_BITS)) >> d32;
+                bits.put((sign << (nraw - 1)) | body, nraw);
+                rel as u16
+            } else {
+                let (sym, wide) = classify::<F>(v, q, d32);
+                bits.put_wide(raw_field::<F>(v, sym, wide, d32), wide);
+                sym
+            };
             *s = sym;
             *cx = ctx as u8;
-            if let Some(c) = counts
-                .get_mut(ctx)
-                .and_then(|c| c.get_mut(usize::from(sym)))
+            if let Some(k) =
+                flat.get_mut((ctx * ALPHABET + usize::from(sym)) % (CONTEXTS * ALPHABET))
             {
-                *c += 1;
+                *k += 1;
             }
-            bits.put_wide(raw_field::<F>(v, sym, nraw, d32), nraw);
         }
     }
+    let counts: Counts = flat
+        .chunks_exact(ALPHABET)
+        .map(|c| {
+            let mut a = [0u32; ALPHABET];
+            a.copy_from_slice(c);
+            a
+        })
+        .collect();
     let tables = build_tables(&counts)?;
     let enc_tables: Vec<EncTable> = tables
         .tables
@@ -613,9 +633,13 @@ fn decode_values<F: Bits>(
     sc: &Scales,
     tables: &[DecTable; CONTEXTS],
     dec: &mut RansDecoder,
-    bits: &mut BitReader,
+    reader: &mut BitReader,
 ) -> Result<()> {
     let cols = sc.col_offsets(row_len);
+    // A local copy keeps the read position in a register across the
+    // stores to `out`.
+    let mut local = reader.clone();
+    let bits = &mut local;
     let mut ctxs = [0u8; DECODE_BLOCK];
     let mut syms = [0u16; DECODE_BLOCK];
     for (i, (orow, &d)) in out.chunks_mut(row_len * F::W).zip(&sc.dropped).enumerate() {
@@ -638,6 +662,7 @@ fn decode_values<F: Bits>(
             }
         }
     }
+    *reader = local;
     Ok(())
 }
 
