@@ -214,19 +214,28 @@ fn analyse<F: Bits>(data: &[u8], row_len: usize) -> Scales {
     let mut col_sum = vec![0u64; if use_cols { cols } else { 0 }];
     let mut col_cnt = vec![0u64; col_sum.len()];
     let (mut gsum, mut gcnt) = (0u64, 0u64);
+    // Branch-free bodies over zipped slices, so the compiler vectorises them.
+    let visit = |v: u64, mant_or: &mut u64| {
+        *mant_or |= F::mantissa(v);
+        let ok = F::counts_for_scale(v);
+        (if ok { F::log_mag(v) as u64 } else { 0 }, u64::from(ok))
+    };
     for row in data.chunks(row_len * F::W) {
         let (mut sum, mut cnt, mut mant_or) = (0u64, 0u64, 0u64);
-        for (j, b) in row.chunks_exact(F::W).enumerate() {
-            let v = F::load(b);
-            mant_or |= F::mantissa(v);
-            if F::counts_for_scale(v) {
-                let l = F::log_mag(v) as u64;
+        let values = row.chunks_exact(F::W);
+        if use_cols {
+            for ((b, s), c) in values.zip(col_sum.iter_mut()).zip(col_cnt.iter_mut()) {
+                let (l, k) = visit(F::load(b), &mut mant_or);
                 sum += l;
-                cnt += 1;
-                if let (Some(s), Some(c)) = (col_sum.get_mut(j), col_cnt.get_mut(j)) {
-                    *s += l;
-                    *c += 1;
-                }
+                cnt += k;
+                *s += l;
+                *c += k;
+            }
+        } else {
+            for b in values {
+                let (l, k) = visit(F::load(b), &mut mant_or);
+                sum += l;
+                cnt += k;
             }
         }
         let tz = if mant_or == 0 {
