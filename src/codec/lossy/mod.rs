@@ -565,8 +565,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
             } else {
                 context(base, c)
             };
-            let table = tables.get(ctx).unwrap_or(&fallback);
-            let sym = dec.get(table);
+            let sym = dec.get(tables.get(ctx).unwrap_or(&fallback));
             let value = if sym == escape {
                 bits.get_wide(width)
             } else {
@@ -585,7 +584,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
                 let negative = a != 0 && bits.get(1) == 1;
                 let k = if negative { -(a as i64) } else { a as i64 };
                 if dependent {
-                    state = trellis::NEXT[usize::from(state & 3)][(k & 1) as usize];
+                    state = trellis::next_state(state, (a & 1) as u8);
                     values::round_to(dtype, trellis::level(k, q) * step)
                 } else {
                     values::round_to(dtype, k as f64 * step)

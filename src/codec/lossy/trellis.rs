@@ -10,8 +10,15 @@
 use super::values;
 use crate::safetensors::Dtype;
 
-/// `NEXT[state][k & 1]`; states 0 and 1 use `Q0`, states 2 and 3 use `Q1`.
-pub const NEXT: [[u8; 2]; 4] = [[0, 2], [2, 0], [1, 3], [3, 1]];
+/// The state after an index of parity `parity` (its low bit) in `state`.
+/// States 0 and 1 use `Q0`, states 2 and 3 use `Q1`; as a table,
+/// `[[0, 2], [2, 0], [1, 3], [3, 1]]`. Written as arithmetic so the
+/// decoder's serial chain has no load: the high bit is the state's low bit
+/// xor the parity, the low bit is the state's high bit.
+#[inline(always)]
+pub fn next_state(state: u8, parity: u8) -> u8 {
+    (((state ^ parity) & 1) << 1) | ((state >> 1) & 1)
+}
 
 /// `INTO[t]`: the (state, index parity) pairs that lead to state `t`.
 const INTO: [[(u8, usize); 2]; 4] = [
@@ -180,6 +187,21 @@ mod tests {
         let q1: Vec<f64> = (-2..=2).map(|k| level(k, 1)).collect();
         assert_eq!(q0, [-4.0, -2.0, 0.0, 2.0, 4.0]);
         assert_eq!(q1, [-3.0, -1.0, 0.0, 1.0, 3.0]);
+    }
+
+    /// The transition table of the dependent quantizer (VVC's).
+    const NEXT: [[u8; 2]; 4] = [[0, 2], [2, 0], [1, 3], [3, 1]];
+
+    #[test]
+    fn next_state_is_the_table() {
+        for state in 0..4u8 {
+            for parity in 0..2u8 {
+                assert_eq!(
+                    next_state(state, parity),
+                    NEXT[usize::from(state)][usize::from(parity)]
+                );
+            }
+        }
     }
 
     #[test]
