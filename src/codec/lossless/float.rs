@@ -115,21 +115,10 @@ trait Bits {
     }
 
     /// Little-endian load of one element (`b` is exactly `F::W` bytes).
-    #[inline(always)]
-    fn load(b: &[u8]) -> u64 {
-        let mut a = [0u8; 8];
-        for (d, s) in a.iter_mut().zip(b.iter().take(Self::W)) {
-            *d = *s;
-        }
-        u64::from_le_bytes(a)
-    }
+    fn load(b: &[u8]) -> u64;
 
-    #[inline(always)]
-    fn store(v: u64, out: &mut [u8]) {
-        for (d, s) in out.iter_mut().zip(v.to_le_bytes().iter().take(Self::W)) {
-            *d = *s;
-        }
-    }
+    /// Little-endian store of one element into `out` (exactly `F::W` bytes).
+    fn store(v: u64, out: &mut [u8]);
 }
 
 struct F16;
@@ -137,26 +126,35 @@ struct Bf16;
 struct F32;
 struct F64;
 
-impl Bits for F16 {
-    const W: usize = 2;
-    const EXP_BITS: u32 = 5;
-    const MANT_BITS: u32 = 10;
+/// One load and one store of the element's width (a byte loop would
+/// stay a byte loop in some builds, e.g. wasm).
+macro_rules! bits_impl {
+    ($t:ty, $int:ty, $exp:expr, $mant:expr) => {
+        impl Bits for $t {
+            const W: usize = std::mem::size_of::<$int>();
+            const EXP_BITS: u32 = $exp;
+            const MANT_BITS: u32 = $mant;
+
+            #[inline(always)]
+            fn load(b: &[u8]) -> u64 {
+                b.first_chunk()
+                    .map_or(0, |a| <$int>::from_le_bytes(*a) as u64)
+            }
+
+            #[inline(always)]
+            fn store(v: u64, out: &mut [u8]) {
+                if let Some(o) = out.first_chunk_mut() {
+                    *o = (v as $int).to_le_bytes();
+                }
+            }
+        }
+    };
 }
-impl Bits for Bf16 {
-    const W: usize = 2;
-    const EXP_BITS: u32 = 8;
-    const MANT_BITS: u32 = 7;
-}
-impl Bits for F32 {
-    const W: usize = 4;
-    const EXP_BITS: u32 = 8;
-    const MANT_BITS: u32 = 23;
-}
-impl Bits for F64 {
-    const W: usize = 8;
-    const EXP_BITS: u32 = 11;
-    const MANT_BITS: u32 = 52;
-}
+
+bits_impl!(F16, u16, 5, 10);
+bits_impl!(Bf16, u16, 8, 7);
+bits_impl!(F32, u32, 8, 23);
+bits_impl!(F64, u64, 11, 52);
 
 #[inline(always)]
 fn low_mask(bits: u32) -> u64 {
