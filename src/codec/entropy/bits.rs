@@ -104,24 +104,10 @@ impl<'a> BitReader<'a> {
     #[inline(always)]
     fn word_at(&self, byte: u64) -> u64 {
         let at = usize::try_from(byte).unwrap_or(usize::MAX);
-        match self.data.get(at..at.saturating_add(8)) {
-            Some(c) => {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(c);
-                u64::from_le_bytes(w)
-            }
-            None => self.tail_word(at),
+        match self.data.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(c) => u64::from_le_bytes(*c),
+            None => tail_word(self.data, at),
         }
-    }
-
-    /// [`Self::word_at`] near or past the end.
-    #[cold]
-    fn tail_word(&self, at: usize) -> u64 {
-        let mut w = [0u8; 8];
-        for (d, s) in w.iter_mut().zip(self.data.get(at..).unwrap_or(&[])) {
-            *d = *s;
-        }
-        u64::from_le_bytes(w)
     }
 
     /// Reads an `nbits`-bit field (0..=57; wider requests are clamped to 57
@@ -138,7 +124,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads a field of up to 64 bits written by [`BitWriter::put_wide`].
-    #[inline]
+    #[inline(always)]
     pub fn get_wide(&mut self, nbits: u32) -> u64 {
         if nbits > 32 {
             let lo = self.get(32);
@@ -205,6 +191,18 @@ impl<'a> BitReader<'a> {
             Ok(())
         }
     }
+}
+
+/// [`BitReader`]'s word at `at` near or past the end of `data`. A free
+/// function, so the reader's address never escapes its hot loops (it would
+/// pin the reader in memory, and its position with it).
+#[cold]
+fn tail_word(data: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(data.get(at..).unwrap_or(&[])) {
+        *d = *s;
+    }
+    u64::from_le_bytes(w)
 }
 
 /// Writes `v >= 1` as an Elias-gamma code: `n-1` zero bits, then the `n`

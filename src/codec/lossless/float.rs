@@ -687,20 +687,27 @@ fn decode_value<F: Bits>(sym: u16, q: i64, d: u32, nraw: u32, bits: &mut BitRead
             | (l << frac_shift)
             | ((raw << d) & low_mask(frac_shift))
     } else {
-        decode_exceptional::<F>(sym, d, bits)
+        let nraw = exceptional_width::<F>(sym, d);
+        exceptional_value::<F>(bits.get_wide(nraw), nraw, d)
     }
 }
 
-/// Escaped and zero-exponent values: everything but the sign from raw bits.
-#[cold]
-fn decode_exceptional<F: Bits>(sym: u16, d: u32, bits: &mut BitReader) -> u64 {
+/// Raw bits of an escaped or zero-exponent value: everything but what the
+/// row's known-zero tail drops, sign on top. (The reader stays in the hot
+/// loop: a cold function taking it would pin it in memory.)
+#[inline(always)]
+fn exceptional_width<F: Bits>(sym: u16, d: u32) -> u32 {
     let body_bits = if sym == SYM_ESCAPE {
         F::EXP_BITS + F::MANT_BITS
     } else {
         F::MANT_BITS
     };
-    let nraw = 1 + body_bits - d;
-    let raw = bits.get_wide(nraw);
+    1 + body_bits - d
+}
+
+/// The value of an escaped or zero-exponent raw field of `nraw` bits.
+#[inline(always)]
+fn exceptional_value<F: Bits>(raw: u64, nraw: u32, d: u32) -> u64 {
     let sign = raw >> (nraw - 1);
     (sign << (F::EXP_BITS + F::MANT_BITS)) | ((raw & low_mask(nraw - 1)) << d)
 }
