@@ -656,7 +656,7 @@ window.stzipDebug = {
     const s = { kind: sink, name: `${TEMP_PREFIX}${Date.now()}-${Math.random().toString(36).slice(2)}` };
     const m = await runUi({ op, file: f, options: op === 'compress' ? opts : undefined, workers, wasm, sink: s }, outputName(op, f.name));
     return { ms: m.ms, report: plain(m.report), blob: m.blob, build: m.build, info: plain(m.info), workers: m.workers,
-      peakWasmBytes: m.peakWasmBytes, outBytes: m.outBytes };
+      peakWasmBytes: m.peakWasmBytes, outBytes: m.outBytes, split: m.split };
   },
   /** SHA-256 of each `sliceBytes` slice of a Blob (to compare big outputs without moving them). */
   async digests(blob, sliceBytes = 16 << 20) {

@@ -483,18 +483,20 @@ async function compress(job, wasm) {
     const limit = JOBS_PER_WORKER * pool.workers.length;
     const inflight = [];
     const input = pass();
+    const split = newSplit();
     let next = 0;
     for (let i = 0; i < n; i++) {
       while (next < n && next - i < limit) {
         const c = chunks[next];
-        const data = await input.next();
+        const data = await timed(split, 'read', () => input.next());
         p.read += c.len;
         inflight.push(pool.run({ op: 'encode', dtype: c.dtype, rowLen: c.rowLen, step: comp.step(next), data }, [data.buffer]));
         next++;
       }
-      const r = await inflight.shift();
+      const r = await timed(split, 'workers', () => inflight.shift());
       // Lossless chunks decode to their input, which the worker hands back.
-      await out.write(comp.add(i, r.payload, r.checksum, r.decoded ?? r.input, r.err2, r.sig2));
+      const frame = await timed(split, 'add', () => comp.add(i, r.payload, r.checksum, r.decoded ?? r.input, r.err2, r.sig2));
+      await timed(split, 'write', () => out.write(frame));
       p.consumed += chunks[i].len;
       p.written = out.bytes;
       progress(p);
@@ -505,7 +507,7 @@ async function compress(job, wasm) {
     progress(p, true);
     const result = await out.close();
     sink = null;
-    return { result, report: comp.report(), outBytes: p.written };
+    return { result, report: comp.report(), outBytes: p.written, split };
   } finally {
     first.close?.();
     comp.free();
@@ -529,11 +531,12 @@ async function decompress(job, wasm) {
     let out = null;
     let ended = false;
 
+    const split = newSplit();
     const drainOne = async () => {
       const [seq, promise] = inflight.shift();
-      const r = await promise;
-      d.add(seq, r.decoded);
-      await out.write(r.decoded);
+      const r = await timed(split, 'workers', () => promise);
+      await timed(split, 'add', () => d.add(seq, r.decoded));
+      await timed(split, 'write', () => out.write(r.decoded));
       p.written = out.bytes;
       progress(p);
     };
@@ -543,7 +546,7 @@ async function decompress(job, wasm) {
       const ev = d.next();
       if (ev.kind === 'need') {
         if (p.read < file.size) {
-          const bytes = await input.next();
+          const bytes = await timed(split, 'read', () => input.next());
           d.push(bytes); // copied into wasm
           p.read += bytes.length;
           p.consumed = p.read;
@@ -574,13 +577,32 @@ async function decompress(job, wasm) {
     progress(p, true);
     const result = await out.close();
     sink = null;
-    return { result, report, outBytes: p.written };
+    return { result, report, outBytes: p.written, split };
   } finally {
     d.free();
   }
 }
 
 // ---- messages from the page ----
+
+/**
+ * Where the coordinator's time goes, in ms: waiting for input, for the
+ * workers, adding frames/chunks to the wasm session (copies and the
+ * whole-file hash), and writing output. Reported to the benchmark.
+ */
+function newSplit() {
+  return { read: 0, workers: 0, add: 0, write: 0 };
+}
+
+/** Awaits `work()` (a promise or a value) and adds its time to `split[key]`. */
+async function timed(split, key, work) {
+  const t = performance.now();
+  try {
+    return await work();
+  } finally {
+    split[key] += performance.now() - t;
+  }
+}
 
 async function run(job) {
   const t0 = performance.now();
@@ -590,9 +612,9 @@ async function run(job) {
     post({ type: 'build', build: wasm.build, info: wasm.info });
     const cores = navigator.hardwareConcurrency || 1;
     pool = new Pool(Math.max(1, Math.min(cores, job.workers || cores)), wasm.build);
-    const { result, report, outBytes } = await (job.op === 'decompress' ? decompress : compress)(job, wasm);
+    const { result, report, outBytes, split } = await (job.op === 'decompress' ? decompress : compress)(job, wasm);
     const peakWasmBytes = wasmBytes(); // wasm memories only grow: the last size is the peak
-    post({ type: 'done', op: job.op, result, report, outBytes, ms: performance.now() - t0,
+    post({ type: 'done', op: job.op, result, report, outBytes, split, ms: performance.now() - t0,
       build: wasm.build, info: wasm.info, workers: pool.workers.length, peakWasmBytes, fetch: source?.stats ?? null });
   } catch (e) {
     const wasCancelled = cancelled || e instanceof Cancelled;

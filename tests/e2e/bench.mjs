@@ -82,7 +82,7 @@ async function pageRun(b, path, { op, workers, wasm, sample = false }) {
   await b.page.evaluate(({ op, workers, wasm }) => {
     const file = document.getElementById('file').files[0];
     window.__bench = window.stzipDebug.run({ file, op, workers, wasm, sink: 'opfs' })
-      .then((r) => { window.__result = r; return { ms: r.ms, outBytes: r.outBytes, peakWasmBytes: r.peakWasmBytes, build: r.build, simd: r.info.simd, workers: r.workers }; });
+      .then((r) => { window.__result = r; return { ms: r.ms, outBytes: r.outBytes, peakWasmBytes: r.peakWasmBytes, build: r.build, simd: r.info.simd, workers: r.workers, split: r.split }; });
   }, { op, workers, wasm });
   const mem = { ua: 0, heap: 0, rss: 0 };
   let result = null;
@@ -202,6 +202,17 @@ async function main() {
   }
   check('browser .stz identical to the CLI\'s; decompressed identical to the input', identical ? 'yes' : 'no', identical);
   lines.push('', '| target | measured | result |', '|---|---:|---|', ...t);
+  // Where the coordinator's time went in the timed runs above: waiting for
+  // input, for the workers, adding frames to the wasm session (copies and the
+  // whole-file hash), writing the output.
+  lines.push('', 'Coordinator time by step, ms (the timed runs above):', '',
+    '| run | whole run | reading | waiting for workers | adding to the session | writing |', '|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    for (const [op, x] of [['compress', r.c], ['decompress', r.d]]) {
+      const sp = x.split ?? {};
+      lines.push(`| ${op}, ${r.wasm === 'simd' ? 'SIMD' : 'scalar'}, ${r.workers} worker${r.workers > 1 ? 's' : ''} | ${fmt(x.ms, 0)} | ${fmt(sp.read, 0)} | ${fmt(sp.workers, 0)} | ${fmt(sp.add, 0)} | ${fmt(sp.write, 0)} |`);
+    }
+  }
   console.log(lines.join('\n'));
   process.exit(identical ? 0 : 1);
 }
