@@ -363,6 +363,15 @@ fn base() -> Stz {
     Stz::new(out)
 }
 
+/// [`base`] with the payload method byte of frame `frame` set to `method`
+/// (the frame's checks cover its header, not its payload).
+fn with_method(frame: usize, method: u8) -> Vec<u8> {
+    let mut s = base();
+    let f = s.frames[frame];
+    s.bytes[f + 32] = method;
+    s.bytes
+}
+
 /// A `.stz` of `header` (which need not be valid) and raw frames
 /// `(tensor, decoded bytes)` stored as method 0, all checks right.
 fn stz_of(header: &[u8], frames: &[(u32, Vec<u8>)]) -> Vec<u8> {
@@ -747,35 +756,26 @@ fn write_malformed_corpus() {
     let f = s.frames[0];
     s.bytes[f + 40] ^= 1; // inside a stored chunk of `a`
     add("stz-chunk-checksum.stz", "StzChunkChecksum", s.bytes);
-    let mut s = base();
-    let f = s.frames[0];
-    s.bytes[f + 32] = 9;
-    add("stz-unknown-method.stz", "UnknownCodecMethod", s.bytes);
+    add(
+        "stz-unknown-method.stz",
+        "UnknownCodecMethod",
+        with_method(0, 9),
+    );
     // Stored chunks relabelled as coded ones: their bytes are no stream.
-    let mut s = base();
-    let f = s.frames[3];
-    s.bytes[f + 32] = 2;
-    add("stz-float-stream-corrupt.stz", "CodecCorrupt", s.bytes);
-    let mut s = base();
-    let f = s.frames[0];
-    s.bytes[f + 32] = 1;
-    add(
-        "stz-plane-stream-corrupt.stz",
-        "EntropyLengthMismatch",
-        s.bytes,
-    );
-    let mut s = base();
-    let f = s.frames[4];
-    s.bytes[f + 32] = 3;
-    add("stz-lossy-stream-corrupt.stz", "CodecCorrupt", s.bytes);
-    let mut s = base();
-    let f = s.frames[4];
-    s.bytes[f + 32] = 4;
-    add(
-        "stz-transformed-stream-corrupt.stz",
-        "CodecCorrupt",
-        s.bytes,
-    );
+    let cases = [
+        (3, 2, "stz-float-stream-corrupt.stz", "CodecCorrupt"),
+        (
+            0,
+            1,
+            "stz-plane-stream-corrupt.stz",
+            "EntropyLengthMismatch",
+        ),
+        (4, 3, "stz-lossy-stream-corrupt.stz", "CodecCorrupt"),
+        (4, 4, "stz-transformed-stream-corrupt.stz", "CodecCorrupt"),
+    ];
+    for (frame, method, name, want) in cases {
+        add(name, want, with_method(frame, method));
+    }
     let mut s = base();
     let f = s.frames[3];
     set_u32(&mut s.bytes, f + 4, 0);
