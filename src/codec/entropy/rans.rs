@@ -189,18 +189,16 @@ fn encode_reverse<'e>(n: usize, sym_at: impl Fn(usize) -> Option<&'e EncSym>) ->
     for i in (full..n).rev() {
         put(&mut states[i % LANES], sym_at(i)?, &mut words, &mut nw);
     }
-    let mut st = states;
     for g in (0..full / LANES).rev() {
         let base = g * LANES;
         // Constant lane indices keep the states in registers.
         macro_rules! lane {
             ($($l:literal)*) => {$(
-                put(&mut st[$l], sym_at(base + $l)?, &mut words, &mut nw);
+                put(&mut states[$l], sym_at(base + $l)?, &mut words, &mut nw);
             )*};
         }
         lane!(7 6 5 4 3 2 1 0);
     }
-    let states = st;
     words.truncate(nw);
     let mut out = Vec::with_capacity(4 * LANES + 2 * words.len());
     for s in states {
@@ -366,8 +364,7 @@ impl<'a> RansDecoder<'a> {
             lane!(0 1 2 3 4 5 6 7);
             groups += 1;
         }
-        let states = st;
-        self.states = states;
+        self.states = st;
         self.pos = pos;
         let done = groups * LANES;
         self.lane = (self.lane + done) % LANES;

@@ -263,31 +263,49 @@ fn analyse<F: Bits>(data: &[u8], row_len: usize) -> Scales {
     }
 }
 
+/// The symbol of a normal value near its expected scale `q` (the common
+/// case), or `None`.
+#[inline(always)]
+fn in_range_symbol<F: Bits>(v: u64, q: i64) -> Option<u16> {
+    let rel = F::log_mag(v) - q + BIAS + FIRST_REL;
+    (F::exponent(v) != 0 && (FIRST_REL..ALPHABET as i64).contains(&rel)).then_some(rel as u16)
+}
+
 /// Symbol of one value and the number of raw bits that follow it.
 #[inline(always)]
 fn classify<F: Bits>(v: u64, q: i64, dropped: u32) -> (u16, u32) {
-    if F::exponent(v) == 0 {
-        return (SYM_ZERO_EXP, 1 + F::MANT_BITS - dropped);
-    }
-    let rel = F::log_mag(v) - q + BIAS + FIRST_REL;
-    if (FIRST_REL..ALPHABET as i64).contains(&rel) {
-        (rel as u16, F::in_range_raw_bits(dropped))
+    if let Some(sym) = in_range_symbol::<F>(v, q) {
+        (sym, F::in_range_raw_bits(dropped))
+    } else if F::exponent(v) == 0 {
+        (SYM_ZERO_EXP, 1 + F::MANT_BITS - dropped)
     } else {
         (SYM_ESCAPE, 1 + F::EXP_BITS + F::MANT_BITS - dropped)
     }
+}
+
+/// The raw body of an in-range value: the mantissa below `L`'s bits,
+/// without the row's known-zero tail.
+#[inline(always)]
+fn in_range_body<F: Bits>(v: u64, dropped: u32) -> u64 {
+    (v & low_mask(F::MANT_BITS - LOG_FRAC_BITS)) >> dropped
+}
+
+/// `body` under the value's sign bit: a raw field of `nraw` bits.
+#[inline(always)]
+fn signed_field<F: Bits>(v: u64, nraw: u32, body: u64) -> u64 {
+    ((v >> (F::EXP_BITS + F::MANT_BITS)) << (nraw - 1)) | body
 }
 
 /// The raw field after a symbol: sign on top, then the bits the symbol
 /// does not carry, without the row's known-zero tail.
 #[inline(always)]
 fn raw_field<F: Bits>(v: u64, sym: u16, nraw: u32, dropped: u32) -> u64 {
-    let sign = v >> (F::EXP_BITS + F::MANT_BITS);
     let body = match sym {
         SYM_ESCAPE => (v & low_mask(F::EXP_BITS + F::MANT_BITS)) >> dropped,
         SYM_ZERO_EXP => F::mantissa(v) >> dropped,
-        _ => (v & low_mask(F::MANT_BITS - LOG_FRAC_BITS)) >> dropped,
+        _ => in_range_body::<F>(v, dropped),
     };
-    (sign << (nraw - 1)) | body
+    signed_field::<F>(v, nraw, body)
 }
 
 #[inline(always)]
@@ -479,17 +497,18 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
             let v = F::load(b);
             let q = base + c;
             let ctx = class + (q & FRAC_MASK) as usize;
-            let rel = F::log_mag(v) - q + BIAS + FIRST_REL;
-            // The common case inline: a normal value near its expected scale.
-            let sym = if F::exponent(v) != 0 && (FIRST_REL..ALPHABET as i64).contains(&rel) {
-                let sign = v >> (F::EXP_BITS + F::MANT_BITS);
-                let body = (v & low_mask(F::MANT_BITS - LOG_FRAC_BITS)) >> d32;
-                bits.put((sign << (nraw - 1)) | body, nraw);
-                rel as u16
-            } else {
-                let (sym, wide) = classify::<F>(v, q, d32);
-                bits.put_wide(raw_field::<F>(v, sym, wide, d32), wide);
-                sym
+            // The common case inline (a field of at most 57 bits), the rest
+            // through `classify`.
+            let sym = match in_range_symbol::<F>(v, q) {
+                Some(sym) => {
+                    bits.put(signed_field::<F>(v, nraw, in_range_body::<F>(v, d32)), nraw);
+                    sym
+                }
+                None => {
+                    let (sym, wide) = classify::<F>(v, q, d32);
+                    bits.put_wide(raw_field::<F>(v, sym, wide, d32), wide);
+                    sym
+                }
             };
             *s = sym;
             *cx = ctx as u8;
