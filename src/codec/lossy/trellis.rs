@@ -73,10 +73,21 @@ fn rate_table() -> [f64; 256] {
     })
 }
 
+/// Cost (squared error + weighted rate) of the index of magnitude `m`
+/// under quantizer `q` for a value of magnitude `a` (in steps). Levels are
+/// odd-symmetric, so the sign of the value and of the index cancel: this
+/// is exactly the cost of the signed index for the signed value.
+#[inline(always)]
+fn magnitude_cost(a: f64, m: i64, q: u8, rates: &[f64; 256]) -> f64 {
+    let e = a - level(m, q);
+    e * e + rate(rates, m)
+}
+
 /// The cheapest index of each parity under each quantizer for `r` (in
-/// steps), with its cost (squared error + weighted rate): the two levels
-/// around `|r|`, signed, and zero. Of the two levels one is odd and one
-/// even; zero competes with the even one.
+/// steps), with its cost: the two levels around `|r|`, signed, and zero.
+/// Of the two levels one is odd and one even; zero competes with the even
+/// one. Written with selects only: which candidate wins is random, and
+/// mispredicted branches were most of the search's time.
 #[inline(always)]
 fn candidates(r: f64, rates: &[f64; 256]) -> [[(f64, i32); 2]; 2] {
     let a = r.abs();
@@ -87,25 +98,63 @@ fn candidates(r: f64, rates: &[f64; 256]) -> [[(f64, i32); 2]; 2] {
         let q = q as u8;
         let half = if q == 0 { a / 2.0 } else { (a + 1.0) / 2.0 };
         let lo = half as i64; // a ≥ 0: truncation is floor
-        let cost = |k: i64| {
-            let e = r - level(k, q);
-            e * e + rate(rates, k)
-        };
-        let (k_lo, k_hi) = (sign * lo, sign * (lo + 1));
-        let (m_lo, m_hi) = (cost(k_lo), cost(k_hi));
-        let (k_even, m_even, k_odd, m_odd) = if lo & 1 == 0 {
-            (k_lo, m_lo, k_hi, m_hi)
-        } else {
-            (k_hi, m_hi, k_lo, m_lo)
-        };
-        slot[0] = if zero < m_even {
-            (zero, 0)
-        } else {
-            (m_even, k_even as i32)
-        };
-        slot[1] = (m_odd, k_odd as i32);
+        let (m_even, m_odd) = (lo + (lo & 1), lo + 1 - (lo & 1));
+        let c_even = magnitude_cost(a, m_even, q, rates);
+        let c_odd = magnitude_cost(a, m_odd, q, rates);
+        let take_zero = zero < c_even;
+        slot[0] = (
+            if take_zero { zero } else { c_even },
+            if take_zero { 0 } else { (sign * m_even) as i32 },
+        );
+        slot[1] = (c_odd, (sign * m_odd) as i32);
     }
     best
+}
+
+/// One trellis step: from the path costs into each state before a value
+/// (`cost`), the costs after it, and per state the index taken and whether
+/// the path came by its second way in ([`INTO`]).
+#[inline(always)]
+fn advance(cost: &[f64; 4], best: &[[(f64, i32); 2]; 2]) -> ([f64; 4], Back) {
+    let mut next = [0.0; 4];
+    let mut back = Back {
+        ks: [0; 4],
+        second: 0,
+    };
+    for (t, ways) in INTO.iter().enumerate() {
+        let [(s1, p1), (s2, p2)] = *ways;
+        let (m1, k1) = best[usize::from(quantizer(s1))][p1];
+        let (m2, k2) = best[usize::from(quantizer(s2))][p2];
+        let j1 = cost[usize::from(s1)] + m1;
+        let j2 = cost[usize::from(s2)] + m2;
+        // The cheaper way in; the first on a tie.
+        let second = j2 < j1;
+        next[t] = if second { j2 } else { j1 };
+        back.ks[t] = if second { k2 } else { k1 };
+        back.second |= u8::from(second) << t;
+    }
+    (next, back)
+}
+
+/// Per value, what the trace-back needs: for each state the index chosen
+/// into it (`ESCAPE`: the value escaped) and, as bit `t`, whether state
+/// `t` was entered by its second way in.
+#[derive(Clone, Copy)]
+struct Back {
+    ks: [i32; 4],
+    second: u8,
+}
+
+/// Marks an escaped value in [`Back::ks`]; no index reaches it (see `LIMIT`).
+const ESCAPE: i32 = i32::MIN;
+
+/// The state before a value, given the state after it.
+#[inline(always)]
+fn predecessor(back: &Back, t: usize) -> usize {
+    let way = usize::from((back.second >> t) & 1);
+    INTO.get(t)
+        .and_then(|w| w.get(way))
+        .map_or(0, |&(s, _)| usize::from(s))
 }
 
 /// Indices of one chunk (`None`: the value escapes and keeps its bits; it
@@ -123,56 +172,48 @@ pub fn quantize(
     let mut qs = Vec::with_capacity(n);
     let mut state = 0u8;
     let rates = rate_table();
-    // Per value and state: the predecessor state and the chosen index.
-    let mut back: Vec<[(u8, i32); 4]> = Vec::with_capacity(row_len);
+    let mut scaled: Vec<f64> = Vec::with_capacity(row_len);
+    let mut back: Vec<Back> = Vec::with_capacity(row_len);
+    let passes = Back {
+        ks: [ESCAPE; 4],
+        second: 0,
+    };
     for row in data.chunks(row_len * w) {
+        scaled.clear();
+        scaled.extend(row.chunks_exact(w).map(|b| values::load(dtype, b) / step));
         back.clear();
         let mut cost = [f64::INFINITY; 4];
-        cost[usize::from(state)] = 0.0;
-        for b in row.chunks_exact(w) {
-            let r = values::load(dtype, b) / step;
-            let step_back = if r.is_nan() || r.abs() >= LIMIT / 2.0 - 2.0 {
+        if let Some(c) = cost.get_mut(usize::from(state)) {
+            *c = 0.0;
+        }
+        for &r in &scaled {
+            if r.is_nan() || r.abs() >= LIMIT / 2.0 - 2.0 {
                 // Escape (non-finite or huge): the state passes through.
-                [(0, i32::MIN), (1, i32::MIN), (2, i32::MIN), (3, i32::MIN)]
+                back.push(passes);
             } else {
-                let best = candidates(r, &rates);
-                let mut step_back = [(0u8, 0i32); 4];
-                let mut next_cost = [f64::INFINITY; 4];
-                // Each state has two ways in; take the cheaper (the first
-                // on a tie). Selects, not branches: the choice is random.
-                for (t, ways) in INTO.iter().enumerate() {
-                    let [(s1, p1), (s2, p2)] = *ways;
-                    let (m1, k1) = best[usize::from(quantizer(s1))][p1];
-                    let (m2, k2) = best[usize::from(quantizer(s2))][p2];
-                    let j1 = cost[usize::from(s1)] + m1;
-                    let j2 = cost[usize::from(s2)] + m2;
-                    let second = j2 < j1;
-                    next_cost[t] = if second { j2 } else { j1 };
-                    step_back[t] = if second { (s2, k2) } else { (s1, k1) };
-                }
-                cost = next_cost;
-                step_back
-            };
-            back.push(step_back);
+                let (next, b) = advance(&cost, &candidates(r, &rates));
+                cost = next;
+                back.push(b);
+            }
         }
         // Trace back from the cheapest end state.
-        let mut s = (0..4)
+        let cheapest = (0..4)
             .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
             .unwrap_or(0);
         let start = ks.len();
         ks.resize(start + back.len(), None);
         qs.resize(start + back.len(), 0);
-        for (i, step_back) in back.iter().enumerate().rev() {
-            let (prev, k) = step_back[s];
-            if let (Some(ko), Some(qo)) = (ks.get_mut(start + i), qs.get_mut(start + i)) {
-                *ko = (k != i32::MIN).then_some(i64::from(k));
-                *qo = quantizer(prev);
-            }
-            s = usize::from(prev);
+        let mut s = cheapest;
+        let outs = ks[start..].iter_mut().zip(&mut qs[start..]);
+        for ((ko, qo), b) in outs.zip(&back).rev() {
+            let k = b.ks.get(s).copied().unwrap_or(ESCAPE);
+            // An escape keeps the state: the same state holds before it.
+            let prev = if k == ESCAPE { s } else { predecessor(b, s) };
+            *ko = (k != ESCAPE).then_some(i64::from(k));
+            *qo = quantizer(prev as u8);
+            s = prev;
         }
-        state = (0..4)
-            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
-            .unwrap_or(0) as u8;
+        state = cheapest as u8;
     }
     (ks, qs)
 }

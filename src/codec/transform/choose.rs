@@ -120,10 +120,16 @@ fn price(sample: &[Vec<f64>], family: Option<Family>, step: f64) -> Option<f64> 
                         bases.last()?
                     }
                 };
-                b.forward
-                    .chunks_exact(block.len())
-                    .map(|row| row.iter().zip(block).fold(0.0, |acc, (m, x)| acc + m * x))
-                    .collect()
+                // coeffs[k] = Σ_n forward[k][n]·block[n], summed over n in
+                // order, as Σ_n block[n]·inverse[n][..] (the transpose): the
+                // inner loop runs over contiguous outputs and vectorizes.
+                let mut coeffs = vec![0.0; block.len()];
+                for (&x, mt) in block.iter().zip(b.inverse.chunks_exact(block.len())) {
+                    for (c, &m) in coeffs.iter_mut().zip(mt) {
+                        *c += x * m;
+                    }
+                }
+                coeffs
             }
         };
         for ((s, c), y) in sum.iter_mut().zip(&mut count).zip(&coeffs) {
