@@ -35,6 +35,31 @@ async function digests(path) {
   return out;
 }
 
+const status = (pid) => readFileSync(`/proc/${pid}/status`, 'utf8');
+
+/**
+ * The processes of the browser using `profile`, as { pid, type } (type:
+ * 'browser', 'renderer', 'gpu-process', …). Only the browser process
+ * carries --user-data-dir; its children (zygotes, renderers) are found by
+ * looking up to three parents.
+ */
+function browserProcesses(profile) {
+  const out = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('chromium')) continue;
+      let ok = cmd.includes(profile);
+      for (let p = pid, up = 0; up < 3 && !ok; up++) {
+        p = status(p).match(/PPid:\s+(\d+)/)[1];
+        ok = readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(profile);
+      }
+      if (ok) out.push({ pid, type: cmd.match(/--type=([a-z-]+)/)?.[1] ?? 'browser' });
+    } catch { /* the process went away */ }
+  }
+  return out;
+}
+
 /**
  * Private memory (RssAnon + RssShmem) of the busiest renderer process of the
  * browser using `profile`: the page and its workers live there. (Summing all
@@ -43,23 +68,70 @@ async function digests(path) {
  */
 function rendererRss(profile) {
   let max = 0;
-  const status = (pid) => readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (st, key) => Number(st.match(new RegExp(`${key}:\\s+(\\d+)`))?.[1] ?? 0) * 1024;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+  for (const { pid } of browserProcesses(profile).filter((p) => p.type === 'renderer')) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
-      // Renderers do not carry --user-data-dir: look for it in their parent or grandparent (zygote).
-      let ok = false;
-      for (let p = pid, up = 0; up < 3 && !ok; up++) {
-        p = status(p).match(/PPid:\s+(\d+)/)[1];
-        ok = readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(profile);
-      }
-      if (!ok) continue;
       const st = status(pid);
       max = Math.max(max, kb(st, 'RssAnon') + kb(st, 'RssShmem'));
     } catch { /* the process went away */ }
   }
   return max;
+}
+
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+/** utime + stime of a /proc stat line, in ms, and its thread name. */
+function cpuOf(path) {
+  const st = readFileSync(path, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return { name: st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')), ms: (Number(f[11]) + Number(f[12])) * TICK_MS };
+}
+
+/**
+ * CPU time of the browser's processes (a process's figure includes its
+ * exited threads) and of each renderer thread, by pid / tid.
+ */
+function cpuSnapshot(profile) {
+  const procs = new Map(), threads = new Map();
+  for (const { pid, type } of browserProcesses(profile)) {
+    try {
+      procs.set(pid, { type, ms: cpuOf(`/proc/${pid}/stat`).ms });
+      if (type !== 'renderer') continue;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) threads.set(Number(tid), cpuOf(`/proc/${pid}/task/${tid}/stat`));
+    } catch { /* the process or thread went away */ }
+  }
+  return { procs, threads };
+}
+
+/**
+ * Samples CPU time while a run goes, for where the machine's cores went: the
+ * coordinator (the first Web Worker thread started in the run), the codec
+ * workers (the later ones), the rest of the renderer (page, compositor, V8
+ * compilers) and the browser process (file reads, IPC). Worker threads end
+ * with the run, so their last sample counts (up to one interval is lost).
+ */
+function cpuSampler(profile, intervalMs = 100) {
+  const start = cpuSnapshot(profile);
+  const seen = new Map(); // tid → latest { name, ms }, threads that started in the run
+  const sample = () => {
+    const now = cpuSnapshot(profile);
+    for (const [tid, t] of now.threads) if (!start.threads.has(tid)) seen.set(tid, t);
+    return now;
+  };
+  const timer = setInterval(sample, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const end = sample();
+      const delta = (type) => [...end.procs].filter(([, p]) => p.type === type)
+        .reduce((a, [pid, p]) => a + p.ms - (start.procs.get(pid)?.ms ?? 0), 0);
+      const workers = [...seen].filter(([, t]) => t.name.startsWith('DedicatedWorker')).sort((a, b) => a[0] - b[0]);
+      const coordinator = workers[0]?.[1].ms ?? 0;
+      const codec = workers.slice(1).reduce((a, [, t]) => a + t.ms, 0);
+      const renderer = delta('renderer'), browser = delta('browser');
+      const total = [...new Set([...end.procs].map(([, p]) => p.type))].reduce((a, type) => a + delta(type), 0);
+      return { coordinator, codec, rendererOther: Math.max(0, renderer - coordinator - codec), browser, other: total - renderer - browser, total };
+    },
+  };
 }
 
 async function openBench(server) {
@@ -77,7 +149,7 @@ async function openBench(server) {
  * One run in the page. With `sample`, memory is sampled every 500 ms while it
  * goes (measureUserAgentSpecificMemory forces a GC each time: never in a timed run).
  */
-async function pageRun(b, path, { op, workers, wasm, sample = false }) {
+async function pageRun(b, path, { op, workers, wasm, sample = false, cpu = false }) {
   await b.page.getByLabel('Choose a file').setInputFiles(path);
   await b.page.evaluate(({ op, workers, wasm }) => {
     const file = document.getElementById('file').files[0];
@@ -85,6 +157,7 @@ async function pageRun(b, path, { op, workers, wasm, sample = false }) {
       .then((r) => { window.__result = r; return { ms: r.ms, outBytes: r.outBytes, peakWasmBytes: r.peakWasmBytes, build: r.build, simd: r.info.simd, workers: r.workers, split: r.split }; });
   }, { op, workers, wasm });
   const mem = { ua: 0, heap: 0, rss: 0 };
+  const cpuTimes = cpu ? cpuSampler(b.profile) : null;
   let result = null;
   const done = b.page.evaluate(() => window.__bench).then((r) => { result = r; });
   while (!result && !sample) await done;
@@ -102,7 +175,7 @@ async function pageRun(b, path, { op, workers, wasm, sample = false }) {
     await Promise.race([done, new Promise((r) => setTimeout(r, 500))]);
   }
   await done;
-  return { ...result, mem };
+  return { ...result, mem, cpu: cpuTimes?.stop() };
 }
 
 const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
@@ -152,7 +225,12 @@ async function main() {
         if (c.simd !== (wasm === 'simd')) throw new Error(`asked for ${wasm}, buildInfo().simd = ${c.simd}`);
         // Memory, in a separate (untimed) run.
         c.mem = (await pageRun(b, input, { op: 'compress', workers, wasm, sample: true })).mem;
-        rows.push({ wasm, workers, c, d });
+        // CPU time by thread, in separate (untimed) runs too: sampling /proc costs a little CPU.
+        const cpu = {
+          c: await pageRun(b, input, { op: 'compress', workers, wasm, cpu: true }),
+          d: await pageRun(b, cliStz, { op: 'decompress', workers, wasm, cpu: true }),
+        };
+        rows.push({ wasm, workers, c, d, cpu });
       }
     } finally { await b.close(); }
 
@@ -211,6 +289,18 @@ async function main() {
     for (const [op, x] of [['compress', r.c], ['decompress', r.d]]) {
       const sp = x.split ?? {};
       lines.push(`| ${op}, ${r.wasm === 'simd' ? 'SIMD' : 'scalar'}, ${r.workers} worker${r.workers > 1 ? 's' : ''} | ${fmt(x.ms, 0)} | ${fmt(sp.read, 0)} | ${fmt(sp.workers, 0)} | ${fmt(sp.add, 0)} | ${fmt(sp.write, 0)} |`);
+    }
+  }
+  // Where the cores went (CPU ms by thread, from /proc, in untimed runs): on
+  // a machine with few cores the coordinator and the browser's own file I/O
+  // take CPU from the codec workers, which bounds what more workers can gain.
+  lines.push('', `CPU time by thread, ms (separate untimed runs; ${cpus().length} cores, so at most ${cpus().length}× the wall time):`, '',
+    '| run | wall | coordinator | codec workers | rest of the renderer | browser process | other processes | total | cores busy |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    for (const [op, x] of [['compress', r.cpu.c], ['decompress', r.cpu.d]]) {
+      const u = x.cpu;
+      lines.push(`| ${op}, ${r.wasm === 'simd' ? 'SIMD' : 'scalar'}, ${r.workers} worker${r.workers > 1 ? 's' : ''} | ${fmt(x.ms, 0)} | ${fmt(u.coordinator, 0)} | ${fmt(u.codec, 0)} | ${fmt(u.rendererOther, 0)} | ${fmt(u.browser, 0)} | ${fmt(u.other, 0)} | ${fmt(u.total, 0)} | ${fmt(u.total / x.ms, 2)} |`);
     }
   }
   console.log(lines.join('\n'));
