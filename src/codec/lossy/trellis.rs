@@ -57,8 +57,16 @@ fn rate(table: &[f64; 256], k: i64) -> f64 {
     let a = k.unsigned_abs();
     match table.get(a as usize) {
         Some(&r) => r,
-        None => LAMBDA * (1.7 + 1.6 * crate::codec::math::log2((a + 1) as f64)),
+        None => rate_beyond_table(a),
     }
+}
+
+/// [`rate`] of magnitudes past the table: rare, and kept out of line so
+/// the search loop's registers are not spent on `log2`.
+#[cold]
+#[inline(never)]
+fn rate_beyond_table(a: u64) -> f64 {
+    LAMBDA * (1.7 + 1.6 * crate::codec::math::log2((a + 1) as f64))
 }
 
 /// `LAMBDA × rate(|k|)` for small `|k|`.
@@ -157,9 +165,20 @@ fn predecessor(back: &Back, t: usize) -> usize {
         .map_or(0, |&(s, _)| usize::from(s))
 }
 
+/// The state with the lowest path cost (the first on a tie). Out of line,
+/// for the same reason as the costs' initialisation.
+#[inline(never)]
+fn cheapest_state(cost: [f64; 4]) -> usize {
+    (0..4)
+        .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
+        .unwrap_or(0)
+}
+
 /// Indices of one chunk (`None`: the value escapes and keeps its bits; it
 /// leaves the state unchanged) and the quantizer each value used. The
-/// state starts at 0 for every chunk and runs on across rows.
+/// state starts at 0 for every chunk and runs on across rows. Not inlined:
+/// the search loop's code then does not depend on its callers'.
+#[inline(never)]
 pub fn quantize(
     dtype: Dtype,
     data: &[u8],
@@ -182,10 +201,15 @@ pub fn quantize(
         scaled.clear();
         scaled.extend(row.chunks_exact(w).map(|b| values::load(dtype, b) / step));
         back.clear();
-        let mut cost = [f64::INFINITY; 4];
-        if let Some(c) = cost.get_mut(usize::from(state)) {
-            *c = 0.0;
-        }
+        // Paths start in `state`. (Indexing the costs by a variable would
+        // keep them in memory for the whole loop.)
+        let mut cost: [f64; 4] = std::array::from_fn(|s| {
+            if s == usize::from(state) {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        });
         for &r in &scaled {
             if r.is_nan() || r.abs() >= LIMIT / 2.0 - 2.0 {
                 // Escape (non-finite or huge): the state passes through.
@@ -197,9 +221,7 @@ pub fn quantize(
             }
         }
         // Trace back from the cheapest end state.
-        let cheapest = (0..4)
-            .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
-            .unwrap_or(0);
+        let cheapest = cheapest_state(cost);
         let start = ks.len();
         ks.resize(start + back.len(), None);
         qs.resize(start + back.len(), 0);
