@@ -553,6 +553,52 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
     }
     let mut dec = RansDecoder::new(take_slice(input)?)?;
     let mut bits = BitReader::new(take_slice(input)?);
+    let layout = Layout {
+        dtype,
+        row_len,
+        step,
+        dependent,
+        split,
+        escape,
+    };
+    decode_values(&layout, &sc, &tables, &fallback, &mut dec, &mut bits, out);
+    dec.finish()?;
+    bits.finish_exact()?;
+    Ok(row_len)
+}
+
+/// What the value loop of [`decode`] needs to know about a chunk.
+struct Layout {
+    dtype: Dtype,
+    row_len: usize,
+    step: f64,
+    dependent: bool,
+    split: bool,
+    escape: u16,
+}
+
+/// The value loop of [`decode`]: symbols, raw fields and dequantized values
+/// of the whole chunk into `out`. Its own function, so the loop's state
+/// gets the registers rather than the header parsing around it.
+#[inline(never)]
+fn decode_values(
+    layout: &Layout,
+    sc: &Scales,
+    tables: &[DecTable],
+    fallback: &DecTable,
+    dec: &mut RansDecoder,
+    bits: &mut BitReader,
+    out: &mut [u8],
+) {
+    let &Layout {
+        dtype,
+        row_len,
+        step,
+        dependent,
+        split,
+        escape,
+    } = layout;
+    let w = dtype.size();
     let cols = sc.col_offsets(row_len);
     let width = 8 * w as u32;
     let mut state = 0u8;
@@ -565,7 +611,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
             } else {
                 context(base, c)
             };
-            let sym = dec.get(tables.get(ctx).unwrap_or(&fallback));
+            let sym = dec.get(tables.get(ctx).unwrap_or(fallback));
             let value = if sym == escape {
                 bits.get_wide(width)
             } else {
@@ -593,9 +639,6 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
             values::store_bits(value, ob);
         }
     }
-    dec.finish()?;
-    bits.finish_exact()?;
-    Ok(row_len)
 }
 
 #[cfg(test)]
