@@ -149,18 +149,28 @@ fn analyse(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> Scales {
     let mut col_cnt = vec![0u64; col_sum.len()];
     let mut row_mean = Vec::with_capacity(rows);
     let (mut total, mut count) = (0f64, 0u64);
+    let mut mags = Vec::with_capacity(row_len);
     for row in data.chunks(row_len * w) {
-        let (mut s, mut c) = (0f64, 0u64);
-        for (j, b) in row.chunks_exact(w).enumerate() {
+        // Non-finite values are marked −1: they add +0.0 (which leaves
+        // these non-negative sums as they are) and no count. The same sums
+        // without a branch, and the column sums vectorize.
+        mags.clear();
+        mags.extend(row.chunks_exact(w).map(|b| {
             let a = values::load(dtype, b).abs();
             if a.is_finite() {
-                s += a;
-                c += 1;
-                if let (Some(cs), Some(cc)) = (col_sum.get_mut(j), col_cnt.get_mut(j)) {
-                    *cs += a;
-                    *cc += 1;
-                }
+                a
+            } else {
+                -1.0
             }
+        }));
+        let (mut s, mut c) = (0f64, 0u64);
+        for &a in &mags {
+            s += a.max(0.0);
+            c += u64::from(a >= 0.0);
+        }
+        for ((cs, cc), &a) in col_sum.iter_mut().zip(&mut col_cnt).zip(&mags) {
+            *cs += a.max(0.0);
+            *cc += u64::from(a >= 0.0);
         }
         row_mean.push(if c > 0 { s / c as f64 } else { 0.0 });
         total += s;
@@ -349,7 +359,7 @@ pub fn estimate(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
         if let Some(k) = k {
             let x = values::load(dtype, b);
             let y = values::round_to(dtype, trellis::level(k, q) * step);
-            let e = x - values::load(dtype, &y.to_le_bytes());
+            let e = x - values::from_bits(dtype, y);
             err2 += e * e;
         }
     }
@@ -432,7 +442,7 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
             };
             values::store_bits(out_bits, ob);
             if x.is_finite() {
-                let e = x - values::load(dtype, ob);
+                let e = x - values::from_bits(dtype, out_bits);
                 err2 += e * e;
                 sig2 += x * x;
             }

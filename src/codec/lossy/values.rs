@@ -8,7 +8,12 @@ use crate::safetensors::Dtype;
 /// (exact for every float dtype stzip codes lossily).
 #[inline(always)]
 pub fn load(dtype: Dtype, b: &[u8]) -> f64 {
-    let bits = raw_bits(b);
+    from_bits(dtype, raw_bits(b))
+}
+
+/// The value of an element's bits (as [`raw_bits`] reads them) as `f64`.
+#[inline(always)]
+pub fn from_bits(dtype: Dtype, bits: u64) -> f64 {
     match dtype {
         Dtype::F64 => f64::from_bits(bits),
         Dtype::F32 => f64::from(f32::from_bits(bits as u32)),
