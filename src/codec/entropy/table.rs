@@ -54,7 +54,7 @@ impl Ord for Cand {
 /// Bits saved by raising `f` to `f + 1` for a symbol seen `c` times.
 #[inline]
 fn inc_gain(c: f64, f: u32) -> f64 {
-    c * crate::codec::math::log2(f64::from(f + 1) / f64::from(f))
+    c * crate::codec::math::log2_step(f)
 }
 /// Bits lost by lowering `f` to `f - 1` (infinite if that would reach 0).
 #[inline]
@@ -62,7 +62,7 @@ fn dec_loss(c: f64, f: u32) -> f64 {
     if f <= 1 {
         f64::INFINITY
     } else {
-        c * crate::codec::math::log2(f64::from(f) / f64::from(f - 1))
+        c * crate::codec::math::log2_step(f - 1)
     }
 }
 
@@ -281,7 +281,7 @@ impl FreqTable {
             if f == 0 {
                 return f64::INFINITY;
             }
-            bits += c as f64 * (pb - crate::codec::math::log2(f64::from(f)));
+            bits += c as f64 * (pb - crate::codec::math::log2_int(f));
         }
         bits
     }
