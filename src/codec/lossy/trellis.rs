@@ -267,6 +267,80 @@ mod tests {
         }
     }
 
+    /// `advance` is the Viterbi step over the [`INTO`] table: each state
+    /// takes the cheaper of its two ways in (the first on a tie), and
+    /// [`predecessor`] finds the way it took.
+    #[test]
+    fn advance_follows_the_table() {
+        let mut rng = crate::codec::test_rng::Rng(5);
+        for _ in 0..2000 {
+            // Small whole numbers make ties common.
+            let mut pick = || (rng.below(6) as f64, rng.below(9) as i32 - 4);
+            let best = [[pick(), pick()], [pick(), pick()]];
+            let cost: [f64; 4] = std::array::from_fn(|_| rng.below(6) as f64);
+            let (next, back) = advance(&cost, &best);
+            for (t, ways) in INTO.iter().enumerate() {
+                let j = ways.map(|(s, p)| {
+                    let (m, k) = best[usize::from(quantizer(s))][p];
+                    (cost[usize::from(s)] + m, k, usize::from(s))
+                });
+                let way = usize::from(j[1].0 < j[0].0);
+                assert_eq!(next[t], j[way].0);
+                assert_eq!(back.ks[t], j[way].1);
+                assert_eq!(predecessor(&back, t), j[way].2);
+            }
+        }
+    }
+
+    /// `candidates` works on magnitudes, with selects; it must give
+    /// exactly what the plain signed formulation gives: the two levels
+    /// around `r`, the even one against zero.
+    #[test]
+    fn candidates_match_the_signed_formulation() {
+        let rates = rate_table();
+        let reference = |r: f64| {
+            let sign = if r < 0.0 { -1 } else { 1 };
+            let zero = r * r + rate(&rates, 0);
+            let mut best = [[(0.0, 0); 2]; 2];
+            for q in 0..2u8 {
+                let a = r.abs();
+                let lo = (if q == 0 { a / 2.0 } else { (a + 1.0) / 2.0 }) as i64;
+                let cost = |k: i64| {
+                    let e = r - level(k, q);
+                    e * e + rate(&rates, k)
+                };
+                let (k_lo, k_hi) = (sign * lo, sign * (lo + 1));
+                let ((k_even, m_even), (k_odd, m_odd)) = if lo % 2 == 0 {
+                    ((k_lo, cost(k_lo)), (k_hi, cost(k_hi)))
+                } else {
+                    ((k_hi, cost(k_hi)), (k_lo, cost(k_lo)))
+                };
+                best[usize::from(q)] = [
+                    if zero < m_even {
+                        (zero, 0)
+                    } else {
+                        (m_even, k_even as i32)
+                    },
+                    (m_odd, k_odd as i32),
+                ];
+            }
+            best
+        };
+        let mut rng = crate::codec::test_rng::Rng(6);
+        for i in 0..20_000 {
+            let r = match i % 4 {
+                0 => rng.below(9) as f64 - 4.0, // on a level
+                1 => (rng.unit() - 0.5) * 4.0,
+                2 => (rng.unit() - 0.5) * 600.0, // past the rate table
+                _ => -0.0,
+            };
+            let (got, want) = (candidates(r, &rates), reference(r));
+            for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+                assert_eq!((g.0.to_bits(), g.1), (w.0.to_bits(), w.1), "r = {r}");
+            }
+        }
+    }
+
     #[test]
     fn states_follow_parity() {
         let data: Vec<u8> = [0.3f32, -2.2, 5.1, 0.0, 7.7, -0.4, f32::NAN, 1.0]
