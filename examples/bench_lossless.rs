@@ -301,27 +301,26 @@ fn main() -> stzip::Result<ExitCode> {
     // codes one chunk while the other thread idles (synth-fp32 above has
     // four 8 MiB chunks). The same layer, 4× the rows: 16 chunks.
     let (n, k) = if quick { (4096, 256) } else { (16384, 1024) };
-    let largest = Input {
+    let scaling = Input {
         name: "synth-fp32-4x".into(),
         data: synthetic_layer(4, n, k, 0.02, "F32", f32_bytes),
     };
-    let raw = largest.data.len();
-    eprintln!("measuring thread scaling on {}...", largest.name);
+    let raw = scaling.data.len();
+    eprintln!("measuring thread scaling on {}...", scaling.name);
     // One and two threads taken in turn, best of each: the machine's speed
     // drifts between runs, and a ratio of runs taken apart picks that up.
-    let (mut one, _) = measure_stzip(&largest.data, 1)?;
-    let (mut two, _) = measure_stzip(&largest.data, 2)?;
+    let (mut one, _) = measure_stzip(&scaling.data, 1)?;
+    let (mut two, _) = measure_stzip(&scaling.data, 2)?;
     for _ in 1..SCALING_ROUNDS {
-        let (a, _) = measure_stzip(&largest.data, 1)?;
-        let (b, _) = measure_stzip(&largest.data, 2)?;
-        all_exact &= a.exact && b.exact;
+        let (a, _) = measure_stzip(&scaling.data, 1)?;
+        let (b, _) = measure_stzip(&scaling.data, 2)?;
         one = one.best(a);
         two = two.best(b);
     }
     all_exact &= one.exact && two.exact;
     let compress_speedup = one.compress.as_secs_f64() / two.compress.as_secs_f64();
     let decompress_speedup = one.decompress.as_secs_f64() / two.decompress.as_secs_f64();
-    println!("Thread scaling on {} ({raw} bytes):\n", largest.name);
+    println!("Thread scaling on {} ({raw} bytes):\n", scaling.name);
     println!("| threads | compress MB/s | decompress MB/s |");
     println!("|---:|---:|---:|");
     println!(
@@ -338,7 +337,7 @@ fn main() -> stzip::Result<ExitCode> {
 
     println!(
         "\nTargets (speeds: stzip, 1 thread, on {}):\n",
-        largest.name
+        scaling.name
     );
     println!("| target | measured | result |");
     println!("|---|---:|---|");

@@ -19,10 +19,7 @@ const TABULATED: u32 = 1 << crate::codec::entropy::MAX_PROB_BITS;
 #[inline]
 pub fn log2_int(n: u32) -> f64 {
     static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
-    let t = TABLE.get_or_init(|| (0..=TABULATED).map(|n| log2(f64::from(n))).collect());
-    t.get(n as usize)
-        .copied()
-        .unwrap_or_else(|| log2(f64::from(n)))
+    tabulated(&TABLE, n, |n| log2(f64::from(n)))
 }
 
 /// `log2((n + 1) / n)` for a whole number `n` ≥ 1, from a table up to 2^15
@@ -30,9 +27,15 @@ pub fn log2_int(n: u32) -> f64 {
 #[inline]
 pub fn log2_step(n: u32) -> f64 {
     static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
-    let step = |n: u32| log2(f64::from(n + 1) / f64::from(n));
-    let t = TABLE.get_or_init(|| (0..=TABULATED).map(step).collect());
-    t.get(n as usize).copied().unwrap_or_else(|| step(n))
+    tabulated(&TABLE, n, |n| log2(f64::from(n + 1) / f64::from(n)))
+}
+
+/// `f(n)`, from `table` (filled with `f(0..=TABULATED)` on first use) or,
+/// past its end, computed.
+#[inline]
+fn tabulated(table: &OnceLock<Vec<f64>>, n: u32, f: fn(u32) -> f64) -> f64 {
+    let t = table.get_or_init(|| (0..=TABULATED).map(f).collect());
+    t.get(n as usize).copied().unwrap_or_else(|| f(n))
 }
 
 #[inline]

@@ -120,15 +120,9 @@ fn price(sample: &[Vec<f64>], family: Option<Family>, step: f64) -> Option<f64> 
                         bases.last()?
                     }
                 };
-                // coeffs[k] = Σ_n forward[k][n]·block[n], summed over n in
-                // order, as Σ_n block[n]·inverse[n][..] (the transpose): the
-                // inner loop runs over contiguous outputs and vectorizes.
+                // The forward transform; its transpose is the inverse.
                 let mut coeffs = vec![0.0; block.len()];
-                for (&x, mt) in block.iter().zip(b.inverse.chunks_exact(block.len())) {
-                    for (c, &m) in coeffs.iter_mut().zip(mt) {
-                        *c += x * m;
-                    }
-                }
+                super::add_product(&b.inverse, block, &mut coeffs);
                 coeffs
             }
         };

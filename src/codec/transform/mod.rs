@@ -144,6 +144,17 @@ pub fn inverse(t: Transform, coeffs: &[f64], row_len: usize) -> Option<Vec<f64>>
     apply(t, coeffs, row_len, true)
 }
 
+/// `y += m · x`, given `mt` = mᵀ (row-major, `x.len()` square): as
+/// Σ_n x[n] · mᵀ[n][..], so each output accumulates over n in order and
+/// the inner loop runs over contiguous outputs (vectorizable).
+fn add_product(mt: &[f64], x: &[f64], y: &mut [f64]) {
+    for (&xn, mrow) in x.iter().zip(mt.chunks_exact(x.len().max(1))) {
+        for (yk, &m) in y.iter_mut().zip(mrow) {
+            *yk += xn * m;
+        }
+    }
+}
+
 fn apply(t: Transform, input: &[f64], row_len: usize, inverse: bool) -> Option<Vec<f64>> {
     if row_len == 0 || input.len() % row_len != 0 {
         return None;
@@ -154,9 +165,6 @@ fn apply(t: Transform, input: &[f64], row_len: usize, inverse: bool) -> Option<V
     match t.axis {
         Axis::Rows => {
             for (start, size) in blocks(row_len, t.block) {
-                // out = m · in, as Σ_n in[n] · mᵀ[n][..]: each output
-                // accumulates over n in order, and the inner loop runs
-                // over contiguous outputs (vectorizable).
                 let b = bases.get(size);
                 let mt = if inverse { &b.forward } else { &b.inverse };
                 for (irow, orow) in input
@@ -169,11 +177,7 @@ fn apply(t: Transform, input: &[f64], row_len: usize, inverse: bool) -> Option<V
                     ) else {
                         continue;
                     };
-                    for (&xn, mrow) in x.iter().zip(mt.chunks_exact(size)) {
-                        for (yk, &m) in y.iter_mut().zip(mrow) {
-                            *yk += xn * m;
-                        }
-                    }
+                    add_product(mt, x, y);
                 }
             }
         }
