@@ -301,3 +301,28 @@ fn bad_lossy_parameters_are_refused() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `stzip inspect f | head`: the reader closing the pipe early is not an
+/// error, and must not panic (as `println!` would).
+#[test]
+fn inspect_into_a_closed_pipe_succeeds_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.safetensors"), sample()).unwrap();
+    for args in [
+        &["inspect", "m.safetensors"][..],
+        &["inspect", "--json", "m.safetensors"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stzip"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the listing is written.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}

@@ -191,7 +191,6 @@ impl Run<'_> {
                 )?
             }
         };
-        print_summary(&label, out, &report, secs, self.json, self.common);
-        Ok(())
+        print_summary(&label, out, &report, secs, self.json, self.common)
     }
 }

@@ -1,5 +1,6 @@
 //! `stzip inspect`: list the tensors of a `.safetensors` or `.stz` file.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 
@@ -59,7 +60,7 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
                 }
             })
             .collect();
-        print(path, "stz", &header, &rows, Some(stz_len), json);
+        super::write_stdout(&listing(path, "stz", &header, &rows, Some(stz_len), json))?;
     } else {
         let header = Header::read_from(&mut file)?;
         let rows: Vec<Row> = header
@@ -72,7 +73,7 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
                 lossy: None,
             })
             .collect();
-        print(path, "safetensors", &header, &rows, None, json);
+        super::write_stdout(&listing(path, "safetensors", &header, &rows, None, json))?;
     }
     Ok(())
 }
@@ -96,14 +97,15 @@ fn shape_text(shape: &[u64]) -> String {
     format!("[{}]", dims.join(", "))
 }
 
-fn print(
+/// The listing as text: a table and a summary line, or the JSON document.
+fn listing(
     path: &str,
     format: &str,
     header: &Header,
     rows: &[Row],
     stz_len: Option<u64>,
     as_json: bool,
-) {
+) -> String {
     let float_params: u64 = header
         .tensors()
         .iter()
@@ -139,9 +141,9 @@ fn print(
             "metadata": header.metadata(),
             "tensors": tensors,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        return;
+        return serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
     }
+    let mut out = String::new();
     let names: Vec<String> = rows.iter().map(|r| printable(&r.info.name)).collect();
     let name_w = names
         .iter()
@@ -149,19 +151,22 @@ fn print(
         .max()
         .unwrap_or(4)
         .max(4);
-    print!(
+    let _ = write!(
+        out,
         "{:name_w$}  {:7}  {:>20}  {:>10}",
         "name", "dtype", "shape", "size"
     );
     if stz_len.is_some() {
-        print!(
+        let _ = write!(
+            out,
             "  {:>10}  {:>7}  {:>7}  {:8}  {:9}  {:>9}  {:>8}",
             "stored", "ratio", "bits/w", "mode", "transform", "step", "SNR dB"
         );
     }
-    println!();
+    out.push('\n');
     for (r, name) in rows.iter().zip(&names) {
-        print!(
+        let _ = write!(
+            out,
             "{:name_w$}  {:7}  {:>20}  {:>10}",
             name,
             r.info.dtype.name(),
@@ -179,7 +184,8 @@ fn print(
                 ),
                 None => ("-", "-".to_string(), "exact".to_string()),
             };
-            print!(
+            let _ = write!(
+                out,
                 "  {:>10}  {:>6.1}%  {:>7.3}  {:8}  {:9}  {:>9}  {:>8}",
                 human(stored),
                 100.0 * ratio,
@@ -190,27 +196,32 @@ fn print(
                 snr
             );
         }
-        println!();
+        out.push('\n');
     }
-    print!(
+    let _ = write!(
+        out,
         "{} tensors, {} float parameters, {} ({format})",
         rows.len(),
         float_params,
         human(header.file_len())
     );
     if let Some(s) = stz_len {
-        print!(
+        let _ = write!(
+            out,
             " → {} stored ({:.1} %, {:.3} bits/weight)",
             human(s),
             100.0 * s as f64 / header.file_len().max(1) as f64,
             s as f64 * 8.0 / float_params.max(1) as f64
         );
         match file_snr(rows) {
-            Some(snr) => print!(", lossy, weight SNR {snr:.2} dB"),
-            None => print!(", lossless"),
+            Some(snr) => {
+                let _ = write!(out, ", lossy, weight SNR {snr:.2} dB");
+            }
+            None => out.push_str(", lossless"),
         }
     }
-    println!();
+    out.push('\n');
+    out
 }
 
 /// Whole-file weight SNR from the lossy tensors' records.

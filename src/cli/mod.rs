@@ -58,6 +58,17 @@ impl From<std::io::Error> for Failure {
 
 /// An I/O error's message; an stzip error carried inside one (a Hub
 /// download fails through `Read`) speaks for itself.
+/// Writes a report to stdout. A reader that closed the pipe early (`stzip
+/// inspect f | head`) has what it wanted: that is not a failure, and must
+/// not panic as `println!` would.
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 fn io_message(e: &std::io::Error) -> String {
     match e.get_ref().and_then(|i| i.downcast_ref::<stzip::Error>()) {
         Some(stzip::Error::Io(inner)) => io_message(inner),
@@ -169,8 +180,7 @@ fn compress(
             })?
         }
     };
-    print_summary(input, &out_path, &report, secs, json, common);
-    Ok(())
+    print_summary(input, &out_path, &report, secs, json, common)
 }
 
 /// The per-tensor table (lossy), the JSON report when asked, and the
@@ -182,9 +192,9 @@ fn print_summary(
     secs: f64,
     json: bool,
     common: &CommonArgs,
-) {
+) -> Result<(), Failure> {
     if json {
-        println!("{}", report::json(input, report));
+        write_stdout(&format!("{}\n", report::json(input, report)))?;
     }
     if !common.quiet {
         if report.snr_db().is_some() {
@@ -203,6 +213,7 @@ fn print_summary(
             secs
         );
     }
+    Ok(())
 }
 
 fn decompress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<(), Failure> {
