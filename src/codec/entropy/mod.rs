@@ -62,7 +62,9 @@ pub use bits::{BitReader, BitWriter, MAX_FIELD_BITS};
 pub use bytes::{
     decode_bytes, decode_symbols, encode_bytes, encode_symbols, get_varint, put_varint,
 };
-pub use rans::{encode_with_contexts, DecTable, EncTable, RansDecoder, RansEncoder, LANES, RANS_L};
+pub use rans::{
+    encode_indexed, DecTable, EncTable, RansDecoder, RansEncoder, RansStream, LANES, RANS_L,
+};
 pub use table::{FreqTable, MAX_ALPHABET, MAX_PROB_BITS, MIN_PROB_BITS};
 
 #[cfg(test)]

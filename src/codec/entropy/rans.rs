@@ -139,34 +139,74 @@ impl<'a> RansEncoder<'a> {
     /// the order the decoder consumes them.
     pub fn finish(self) -> Vec<u8> {
         let syms = self.syms;
-        encode_reverse(syms.len(), |i| syms.get(i).copied()).unwrap_or_default()
+        encode_reverse(syms.len(), |i| syms.get(i).copied()).map_or_else(Vec::new, |s| s.to_bytes())
     }
 }
 
-/// Encodes `syms[i]` with `tables[ctxs[i]]` for every `i`: the same stream
-/// as [`RansEncoder`] fed the same pairs, without recording them first.
-/// Errors if a context has no table or a symbol has frequency 0 in its table.
-pub fn encode_with_contexts(tables: &[EncTable], ctxs: &[u8], syms: &[u16]) -> Result<Vec<u8>> {
-    if ctxs.len() != syms.len() {
-        return Err(Error::EntropyStreamCorrupt(
-            "one context per symbol is required",
-        ));
+/// Encodes symbol `idx[i] % stride` with table `idx[i] / stride` for
+/// every `i`: the same stream as [`RansEncoder`] fed the same pairs,
+/// without recording them first. Context and symbol packed in one index
+/// make one array to write and read, and one table lookup per symbol.
+/// Errors if an index names a symbol without a frequency.
+pub fn encode_indexed(tables: &[EncTable], stride: usize, idx: &[u16]) -> Result<RansStream> {
+    let mut flat = vec![EncSym::default(); tables.len() * stride];
+    for (row, t) in flat.chunks_exact_mut(stride).zip(tables) {
+        for (d, e) in row.iter_mut().zip(&t.syms) {
+            *d = *e;
+        }
     }
-    encode_reverse(syms.len(), |i| {
-        let t = tables.get(usize::from(*ctxs.get(i)?))?;
-        t.syms
-            .get(usize::from(*syms.get(i)?))
-            .filter(|e| e.is_coded())
+    encode_reverse(idx.len(), |i| {
+        flat.get(usize::from(*idx.get(i)?)).filter(|e| e.is_coded())
     })
     .ok_or(Error::EntropyStreamCorrupt(
         "symbol without a frequency in its table",
     ))
 }
 
+/// A coded rANS stream: the final lane states and the renormalisation
+/// words in the order the encoder emitted them (the decoder reads them
+/// backwards). Appended to a payload in place, without an extra copy.
+#[derive(Debug)]
+pub struct RansStream {
+    states: [u32; LANES],
+    words: Vec<u16>,
+}
+
+impl RansStream {
+    /// Length in bytes of the stream as laid out by [`RansStream::append_to`].
+    pub fn len(&self) -> usize {
+        4 * LANES + 2 * self.words.len()
+    }
+
+    /// Always false: the states are always there.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Lays out the stream: `LANES` final states (u32 LE), then the 16-bit
+    /// words (LE) in the order the decoder consumes them.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len());
+        for s in self.states {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out.extend(self.words.iter().rev().flat_map(|w| w.to_le_bytes()));
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.append_to(&mut out);
+        out
+    }
+}
+
 /// The rANS core: encodes symbols `n-1` down to `0` (`sym_at(i)`, `None`
-/// aborts) and lays out the stream.
+/// aborts).
 #[inline(always)]
-fn encode_reverse<'e>(n: usize, sym_at: impl Fn(usize) -> Option<&'e EncSym>) -> Option<Vec<u8>> {
+fn encode_reverse<'e>(
+    n: usize,
+    sym_at: impl Fn(usize) -> Option<&'e EncSym>,
+) -> Option<RansStream> {
     let mut states = [RANS_L; LANES];
     // At most one word per symbol: write unconditionally, advance `nw`
     // only when renormalising (branchless; the branch is unpredictable).
@@ -200,16 +240,7 @@ fn encode_reverse<'e>(n: usize, sym_at: impl Fn(usize) -> Option<&'e EncSym>) ->
         lane!(7 6 5 4 3 2 1 0);
     }
     words.truncate(nw);
-    let mut out = Vec::with_capacity(4 * LANES + 2 * words.len());
-    for s in states {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    let head = out.len();
-    out.resize(head + 2 * words.len(), 0);
-    for (d, w) in out[head..].chunks_exact_mut(2).zip(words.iter().rev()) {
-        d.copy_from_slice(&w.to_le_bytes());
-    }
-    Some(out)
+    Some(RansStream { states, words })
 }
 
 /// Decoder view of a [`FreqTable`]: `slot_sym[state & mask]` is the symbol

@@ -197,6 +197,25 @@ fn tables_switching_per_symbol() {
         prev = s as usize;
     }
     let bytes = enc.finish();
+    // The batch coder makes the same stream from the same pairs.
+    let stride = 4096;
+    let idx: Vec<u16> = ctx
+        .iter()
+        .zip(&syms)
+        .map(|(&k, &s)| (k * stride) as u16 + s)
+        .collect();
+    let batch = encode_indexed(&enc_t, stride, &idx).unwrap();
+    assert_eq!(batch.len(), bytes.len());
+    assert_eq!(batch.to_bytes(), bytes);
+    let mut appended = vec![7u8];
+    batch.append_to(&mut appended);
+    assert_eq!(appended[1..], bytes[..]);
+    // A symbol without a frequency is an error, not a silent stream.
+    let zero = (0..tables[1].alphabet_size())
+        .find(|&s| tables[1].freq(s) == 0)
+        .unwrap() as u16;
+    assert!(encode_indexed(&enc_t, stride, &[stride as u16 + zero]).is_err());
+
     let mut dec = RansDecoder::new(&bytes).unwrap();
     let mut prev = 0usize;
     for (i, &s) in syms.iter().enumerate() {

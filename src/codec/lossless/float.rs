@@ -42,7 +42,7 @@ use std::sync::OnceLock;
 
 use super::builtin;
 use crate::codec::entropy::{
-    decode_bytes, encode_bytes, encode_with_contexts, get_varint, put_varint, BitReader, BitWriter,
+    decode_bytes, encode_bytes, encode_indexed, get_varint, put_varint, BitReader, BitWriter,
     DecTable, EncTable, FreqTable, RansDecoder,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
@@ -475,25 +475,22 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
         full
     };
 
-    let mut syms = vec![0u16; n];
-    let mut ctxs = vec![0u8; n];
-    // One flat histogram indexed by `ctx * ALPHABET + sym` (a power of two:
-    // the index is masked, not bounds-checked).
-    let mut flat: Box<[u32; CONTEXTS * ALPHABET]> = Box::new([0; CONTEXTS * ALPHABET]);
+    // Context and symbol packed as `ctx * ALPHABET + sym`: one array for
+    // the histogram and the rANS coder.
+    let mut idx = vec![0u16; n];
     let mut bits = BitWriter::with_capacity(data.len());
     let cols = sc.col_offsets(row_len);
-    let out_rows = syms.chunks_mut(row_len).zip(ctxs.chunks_mut(row_len));
-    for (i, ((row, &d), (srow, crow))) in data
+    for (i, ((row, &d), irow)) in data
         .chunks(row_len * F::W)
         .zip(&sc.dropped)
-        .zip(out_rows)
+        .zip(idx.chunks_mut(row_len))
         .enumerate()
     {
         let base = sc.global + sc.row_offset(i);
         let d32 = u32::from(d);
         let class = usize::from(d > 0) * FRAC_CONTEXTS;
         let nraw = F::in_range_raw_bits(d32);
-        for (((b, &c), s), cx) in row.chunks_exact(F::W).zip(&cols).zip(srow).zip(crow) {
+        for ((b, &c), ix) in row.chunks_exact(F::W).zip(&cols).zip(irow) {
             let v = F::load(b);
             let q = base + c;
             let ctx = class + (q & FRAC_MASK) as usize;
@@ -510,22 +507,20 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
                     sym
                 }
             };
-            *s = sym;
-            *cx = ctx as u8;
-            if let Some(k) =
-                flat.get_mut((ctx * ALPHABET + usize::from(sym)) % (CONTEXTS * ALPHABET))
-            {
-                *k += 1;
-            }
+            *ix = (ctx * ALPHABET) as u16 | sym;
+        }
+    }
+    // The histogram in its own tight pass (inside the loop above it cost
+    // more than the whole pass).
+    let mut flat = vec![0u32; CONTEXTS * ALPHABET];
+    for &x in &idx {
+        if let Some(c) = flat.get_mut(usize::from(x)) {
+            *c += 1;
         }
     }
     let counts: Counts = flat
         .chunks_exact(ALPHABET)
-        .map(|c| {
-            let mut a = [0u32; ALPHABET];
-            a.copy_from_slice(c);
-            a
-        })
+        .map(|c| std::array::from_fn(|s| c.get(s).copied().unwrap_or(0)))
         .collect();
     let tables = build_tables(&counts)?;
     let enc_tables: Vec<EncTable> = tables
@@ -533,7 +528,7 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
         .iter()
         .map(|t| t.as_ref().map_or_else(EncTable::empty, EncTable::new))
         .collect();
-    let rans = encode_with_contexts(&enc_tables, &ctxs, &syms)?;
+    let rans = encode_indexed(&enc_tables, ALPHABET, &idx)?;
     let raw = bits.finish();
 
     put_varint(out, row_len as u64);
@@ -541,7 +536,7 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
     put_varint(out, u64::from(tables.mask));
     out.extend_from_slice(&tables.bytes);
     put_varint(out, rans.len() as u64);
-    out.extend_from_slice(&rans);
+    rans.append_to(out);
     put_varint(out, raw.len() as u64);
     out.extend_from_slice(&raw);
     Ok(())

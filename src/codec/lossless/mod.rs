@@ -21,7 +21,9 @@ use super::{METHOD_FLOAT, METHOD_PLANES, METHOD_STORED};
 /// Encode one chunk of `dtype` elements laid out in rows of `row_len`
 /// elements. Returns the payload.
 pub fn encode_chunk(dtype: Dtype, row_len: usize, data: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    // Room for the worst case kept (stored: the data and a byte), so the
+    // models append without reallocating (and copying) megabytes.
+    let mut out = Vec::with_capacity(data.len() + 64);
     match dtype.float_layout() {
         Some(layout) if !data.is_empty() => {
             out.push(METHOD_FLOAT);

@@ -31,7 +31,7 @@ pub mod values;
 pub use transformed::MAX_VALUES as MAX_TRANSFORM_VALUES;
 
 use crate::codec::entropy::{
-    decode_bytes, encode_bytes, encode_with_contexts, get_varint, put_varint, BitReader, BitWriter,
+    decode_bytes, encode_bytes, encode_indexed, get_varint, put_varint, BitReader, BitWriter,
     DecTable, EncTable, FreqTable, RansDecoder,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
@@ -50,6 +50,8 @@ const MAX_BITS: u32 = 30;
 const CLASS_SPLIT: u32 = 2;
 const SYM_ESCAPE: u16 = DIRECT + ((MAX_BITS - MIN_CLASS_BITS + 1) << CLASS_SPLIT) as u16;
 const ALPHABET: usize = SYM_ESCAPE as usize + 1;
+/// Symbols per context in a packed `ctx * INDEX_STRIDE + sym` index.
+const INDEX_STRIDE: usize = ALPHABET.next_power_of_two();
 /// Chunks of earlier encoders (flags bit 3 clear): one symbol per octave,
 /// 16..=41, escape 42.
 const LEGACY_ESCAPE: u16 = DIRECT + (MAX_BITS - MIN_CLASS_BITS + 1) as u16;
@@ -404,8 +406,9 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
     let (sc, _) = choose_scales(dtype, data, row_len, step, &ks, &qs, false)?;
 
-    let (mut syms, mut ctxs) = (vec![0u16; n], vec![0u8; n]);
-    let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
+    // Context and symbol packed as `ctx * ALPHABET + sym` (see
+    // `encode_indexed`).
+    let mut idx = vec![0u16; n];
     let mut bits = BitWriter::with_capacity(n);
     let mut decoded = vec![0u8; n * w];
     let (mut err2, mut sig2) = (0f64, 0f64);
@@ -413,28 +416,18 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     let rows = data
         .chunks(row_len * w)
         .zip(decoded.chunks_mut(row_len * w));
-    let outs = syms.chunks_mut(row_len).zip(ctxs.chunks_mut(row_len));
     let quant = ks.chunks(row_len).zip(qs.chunks(row_len));
-    for (i, (((row, drow), (srow, crow)), (krow, qrow))) in rows.zip(outs).zip(quant).enumerate() {
+    for (i, (((row, drow), irow), (krow, qrow))) in
+        rows.zip(idx.chunks_mut(row_len)).zip(quant).enumerate()
+    {
         let base = sc.row_base(i);
         let elems = row.chunks_exact(w).zip(drow.chunks_exact_mut(w));
-        let codes = srow
-            .iter_mut()
-            .zip(crow.iter_mut())
-            .zip(krow.iter().zip(qrow));
-        for (((b, ob), &c), ((s, cx), (&k, &q))) in elems.zip(&cols).zip(codes) {
+        let codes = irow.iter_mut().zip(krow.iter().zip(qrow));
+        for (((b, ob), &c), (ix, (&k, &q))) in elems.zip(&cols).zip(codes) {
             let x = values::load(dtype, b);
             let raw = values::raw_bits(b);
             let (sym, field, nbits) = symbolize(k, raw, 8 * w as u32);
-            let ctx = dq_context(base, c, q);
-            *s = sym;
-            *cx = ctx as u8;
-            if let Some(t) = counts
-                .get_mut(ctx)
-                .and_then(|t| t.get_mut(usize::from(sym)))
-            {
-                *t += 1;
-            }
+            *ix = (dq_context(base, c, q) * INDEX_STRIDE) as u16 + sym;
             bits.put_wide(field, nbits);
             let out_bits = match k {
                 Some(k) => values::round_to(dtype, trellis::level(k, q) * step),
@@ -448,12 +441,19 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
             }
         }
     }
+    let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
+    for &x in &idx {
+        let (ctx, sym) = (usize::from(x) / INDEX_STRIDE, usize::from(x) % INDEX_STRIDE);
+        if let Some(t) = counts.get_mut(ctx).and_then(|t| t.get_mut(sym)) {
+            *t += 1;
+        }
+    }
     let (mask, tables, table_bytes) = build_tables(&counts)?;
     let enc: Vec<EncTable> = tables
         .iter()
         .map(|t| t.as_ref().map_or_else(EncTable::empty, EncTable::new))
         .collect();
-    let rans = encode_with_contexts(&enc, &ctxs, &syms)?;
+    let rans = encode_indexed(&enc, INDEX_STRIDE, &idx)?;
     let raw = bits.finish();
 
     let mut payload = Vec::with_capacity(rans.len() + raw.len() + table_bytes.len() + 64);
@@ -468,7 +468,7 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     put_varint(&mut payload, mask);
     payload.extend_from_slice(&table_bytes);
     put_varint(&mut payload, rans.len() as u64);
-    payload.extend_from_slice(&rans);
+    rans.append_to(&mut payload);
     put_varint(&mut payload, raw.len() as u64);
     payload.extend_from_slice(&raw);
     Ok(Encoded {
