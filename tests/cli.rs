@@ -326,3 +326,43 @@ fn inspect_into_a_closed_pipe_succeeds_quietly() {
         assert_eq!(stderr(&o), "", "{args:?}");
     }
 }
+
+/// `--json` prints the report on stdout: with the `.stz` going there too
+/// the stream would end in JSON, so that is a usage error, before any work.
+#[test]
+fn json_report_and_stz_on_stdout_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.safetensors"), sample()).unwrap();
+    let o = stzip(
+        &["compress", "--json", "m.safetensors", "-o", "-"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert!(stderr(&o).contains("-o FILE"), "{}", stderr(&o));
+    // stdin in, no -o: the .stz would go to stdout as well.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stzip"))
+        .args(["compress", "--json", "-"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The input is refused before it is read: a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(&sample());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    // With -o FILE the report goes to stdout and the file is whole.
+    let o = stzip(
+        &["compress", "--json", "-q", "m.safetensors", "-o", "m.stz"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["stz_bytes"].as_u64().unwrap(),
+        std::fs::metadata(dir.path().join("m.stz")).unwrap().len()
+    );
+}

@@ -88,7 +88,12 @@ pub fn run() -> ExitCode {
             json,
             common,
         } => {
-            if stzip::hub::refs::is_hub_ref(input) {
+            let to_stdout = output.as_deref().unwrap_or(input) == "-";
+            if *json && to_stdout {
+                Err(Failure::usage(
+                    "--json prints the report on stdout, where the .stz is going: give -o FILE",
+                ))
+            } else if stzip::hub::refs::is_hub_ref(input) {
                 hub::compress(
                     input,
                     output.as_deref(),
