@@ -366,3 +366,34 @@ fn json_report_and_stz_on_stdout_conflict() {
         std::fs::metadata(dir.path().join("m.stz")).unwrap().len()
     );
 }
+
+/// Binary output to a terminal is refused (as gzip and zstd do) unless
+/// forced. `script` (util-linux) gives the command a terminal.
+#[test]
+fn binary_output_to_a_terminal_is_refused() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.safetensors"), sample()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_stzip");
+    let on_terminal = |args: &str| {
+        let o = Command::new("script")
+            .args(["-qec", &format!("{bin} {args}; echo rc=$?"), "/dev/null"])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let text = on_terminal("compress -q m.safetensors -o -");
+    assert!(
+        text.contains("not writing binary data to a terminal"),
+        "{text}"
+    );
+    assert!(text.contains("rc=2"), "{text}");
+    let text = on_terminal("compress -q -f m.safetensors -o -");
+    assert!(text.contains("rc=0"), "{text}");
+    assert!(!text.contains("terminal"), "{text}");
+}

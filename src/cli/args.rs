@@ -63,7 +63,7 @@ pub enum Command {
 
 #[derive(Args)]
 pub struct CommonArgs {
-    /// Overwrite the output if it exists.
+    /// Overwrite the output if it exists; write binary output to a terminal.
     #[arg(short, long)]
     pub force: bool,
     /// Worker threads (default: all cores).

@@ -3,7 +3,7 @@
 //! so a failed or interrupted run never leaves a half-written output.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::Failure;
@@ -47,6 +47,13 @@ pub enum Output {
 impl Output {
     pub fn create(path: &str, force: bool) -> Result<Output, Failure> {
         if path == "-" {
+            // As gzip and zstd do: binary on a terminal is noise, and
+            // usually a forgotten redirection.
+            if io::stdout().is_terminal() && !force {
+                return Err(Failure::usage(
+                    "not writing binary data to a terminal: redirect stdout or give -o FILE (--force to write anyway)",
+                ));
+            }
             return Ok(Output::Stdout(BufWriter::with_capacity(
                 1 << 20,
                 io::stdout(),
