@@ -21,6 +21,9 @@ pub enum Error {
     #[error("safetensors header length is 0")]
     HeaderLenZero,
 
+    #[error("this is an .stz file, not safetensors: decompress it (stzip decompress)")]
+    InputIsStz,
+
     #[error("safetensors header length {len} exceeds the limit of {max} bytes")]
     HeaderTooLarge { len: u64, max: u64 },
 

@@ -432,6 +432,9 @@ fn write_malformed_corpus() {
     let mut f = 100_000_001u64.to_le_bytes().to_vec();
     f.extend_from_slice(b"{}");
     add("st-header-len-over-limit.safetensors", "HeaderTooLarge", f);
+    let mut f = stzip::container::MAGIC.to_vec();
+    f.extend_from_slice(&[1, 0, 0, 0]);
+    add("st-is-an-stz.safetensors", "InputIsStz", f);
     add("st-header-len-lies.safetensors", "TruncatedHeader", {
         let mut f = 1000u64.to_le_bytes().to_vec();
         f.extend_from_slice(br#"{"a":{"dtype":"U8"}}"#);

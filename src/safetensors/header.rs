@@ -198,6 +198,11 @@ impl Header {
 /// Validate the length prefix on its own (before any allocation) and
 /// return the JSON length it declares.
 pub fn check_declared_len(prefix: [u8; PREFIX_LEN]) -> Result<u64> {
+    // Compressing a compressed file is a common slip: say so, rather than
+    // report its magic bytes as an absurd header length.
+    if prefix == crate::container::MAGIC {
+        return Err(Error::InputIsStz);
+    }
     let len = u64::from_le_bytes(prefix);
     if len == 0 {
         return Err(Error::HeaderLenZero);
