@@ -165,6 +165,9 @@ pub enum Error {
     #[error("not an .stz file (bad magic bytes at offset 0)")]
     StzBadMagic,
 
+    #[error("this is a safetensors file, not .stz: compress it (stzip compress)")]
+    StzIsSafetensors,
+
     /// Written by a newer (or unknown) major format version.
     #[error(".stz format version {found} is not supported (this build reads version {supported})")]
     StzUnsupportedVersion { found: u16, supported: u16 },

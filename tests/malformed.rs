@@ -644,6 +644,11 @@ fn write_malformed_corpus() {
         "StzBadMagic",
         [b"PK\x03\x04", &g[4..]].concat(),
     );
+    add(
+        "stz-is-safetensors.stz",
+        "StzIsSafetensors",
+        ok[..ok.len().min(64)].to_vec(),
+    );
     add("stz-cut-in-magic.stz", "StzTruncated", g[..5].to_vec());
     add("stz-cut-in-preamble.stz", "StzTruncated", g[..30].to_vec());
     add("stz-cut-in-header.stz", "StzTruncated", g[..60].to_vec());

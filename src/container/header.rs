@@ -43,6 +43,7 @@ impl Preamble {
             // A short file is only "truncated" if what is there could still
             // become the magic.
             None if MAGIC.starts_with(bytes) => return Err(truncated),
+            _ if looks_like_safetensors(bytes) => return Err(Error::StzIsSafetensors),
             _ => return Err(Error::StzBadMagic),
         }
         let mut c = Cursor::new(bytes);
@@ -222,4 +223,12 @@ fn inflate_bounded(input: &[u8], expected: u64) -> Result<Vec<u8>> {
     }
     out.truncate(out_pos);
     Ok(out)
+}
+
+/// A plausible safetensors start: a header length in range, then `{`. For
+/// a useful message when a file is given to the wrong command.
+fn looks_like_safetensors(bytes: &[u8]) -> bool {
+    let declared = bytes.first_chunk().map(|b| u64::from_le_bytes(*b));
+    declared.is_some_and(|len| (1..=crate::safetensors::MAX_HEADER_LEN).contains(&len))
+        && bytes.get(8) == Some(&b'{')
 }
