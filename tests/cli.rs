@@ -167,11 +167,15 @@ fn error_paths_have_messages_and_codes() {
         stderr(&o)
     );
 
-    // A safetensors file given to decompress: not an .stz.
+    // A safetensors file given to decompress: not an .stz, and said so.
     std::fs::write(dir.path().join("m.safetensors"), sample()).unwrap();
     let o = stzip(&["decompress", "m.safetensors", "-o", "out"], dir.path());
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not an .stz file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("this is a safetensors file, not .stz: compress it"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.path().join("out").exists(), "no output on failure");
 
     // No .stz suffix and no -o.
