@@ -406,7 +406,7 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
     let (sc, _) = choose_scales(dtype, data, row_len, step, &ks, &qs, false)?;
 
-    // Context and symbol packed as `ctx * ALPHABET + sym` (see
+    // Context and symbol packed as `ctx * INDEX_STRIDE + sym` (see
     // `encode_indexed`).
     let mut idx = vec![0u16; n];
     let mut bits = BitWriter::with_capacity(n);
