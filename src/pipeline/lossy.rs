@@ -356,7 +356,8 @@ type Estimate = Result<(f64, f64)>;
 /// chosen step (and the output) never depends on it.
 fn evaluate(stats: &Stats, step: f64, opts: &Options) -> Result<(f64, f64)> {
     let one = |s: &Sample| -> Estimate {
-        let (scaled, once, e) = lossy::estimate(s.dtype, s.row_len, &s.data, step * s.scale)?;
+        let (scaled, once, e) =
+            lossy::estimate(s.dtype, s.row_len, &s.data, step * s.scale, s.weight)?;
         Ok((scaled * s.weight + once, e * s.weight))
     };
     let threads = opts.threads.max(1).min(stats.samples.len().max(1));

@@ -277,15 +277,21 @@ fn build_tables(counts: &Counts) -> Result<(u64, Vec<Option<FreqTable>>, Vec<u8>
 }
 
 /// Estimated size of a chunk's coded symbols: the part that grows with the
-/// number of values, and the part paid once (tables, side information).
+/// number of rows (symbols, row offsets), and the part paid once per chunk
+/// (tables, column offsets).
 pub struct Cost {
     pub entropy: f64,
     pub fixed: f64,
 }
 
 /// The side information variant (all offsets, rows only, none) that codes
-/// the chunk in the fewest estimated bits, and that estimate.
-/// With `need_cost` false a lone candidate is returned without its cost.
+/// the chunk in the fewest estimated bits, and that estimate. `weight`:
+/// `None` when coding the chunk itself (a lone candidate is then returned
+/// without its cost); `Some(w)` when it is a sample of rows standing for a
+/// chunk `w` times its size, so the variant is the one the whole chunk
+/// would take: its per-row bits count `w` times, its once-per-chunk bits
+/// once. (Priced at the sample's own size, column offsets never paid for
+/// themselves and rate control overstated big chunks by 2 %.)
 #[allow(clippy::too_many_arguments)]
 fn choose_scales(
     dtype: Dtype,
@@ -294,12 +300,13 @@ fn choose_scales(
     step: f64,
     ks: &[Option<i64>],
     qs: &[u8],
-    need_cost: bool,
+    weight: Option<f64>,
 ) -> Result<(Scales, Cost)> {
+    let w = weight.unwrap_or(1.0);
     let n = data.len() / dtype.size();
     let full = analyse(dtype, data, row_len, step);
     let mut candidates = vec![full.clone()];
-    if n < ALWAYS_FULL_VALUES {
+    if (n as f64 * w) < ALWAYS_FULL_VALUES as f64 {
         if !full.col.is_empty() {
             candidates.push(Scales {
                 col: Vec::new(),
@@ -312,7 +319,7 @@ fn choose_scales(
             ..full.clone()
         });
     }
-    if candidates.len() == 1 && !need_cost {
+    if candidates.len() == 1 && weight.is_none() {
         return Ok((
             full,
             Cost {
@@ -322,30 +329,49 @@ fn choose_scales(
         ));
     }
     let counts = count_symbols(ks, qs, row_len, &candidates);
-    let mut best: Option<(f64, Scales, f64)> = None;
+    let bare = Scales {
+        col: Vec::new(),
+        row: Vec::new(),
+        ..full
+    }
+    .side_info()
+    .len();
+    let mut best: Option<(f64, Scales, Cost)> = None;
     for (sc, c) in candidates.into_iter().zip(&counts) {
         let (entropy, tables) = estimated_bits(c);
-        let cost = entropy + tables + 8.0 * sc.side_info().len() as f64;
-        if best.as_ref().is_none_or(|b| cost < b.0) {
-            best = Some((cost, sc, entropy));
+        let side = sc.side_info().len();
+        let rows_only = Scales {
+            col: Vec::new(),
+            ..sc.clone()
+        }
+        .side_info()
+        .len();
+        let per_row = 8.0 * rows_only.saturating_sub(bare) as f64;
+        let cost = Cost {
+            entropy: entropy + per_row,
+            fixed: tables + 8.0 * side as f64 - per_row,
+        };
+        let total = w * cost.entropy + cost.fixed;
+        if best.as_ref().is_none_or(|b| total < b.0) {
+            best = Some((total, sc, cost));
         }
     }
-    best.map(|(cost, sc, entropy)| {
-        (
-            sc,
-            Cost {
-                entropy,
-                fixed: cost - entropy,
-            },
-        )
-    })
-    .ok_or(Error::Internal("no lossy model variant"))
+    best.map(|(_, sc, cost)| (sc, cost))
+        .ok_or(Error::Internal("no lossy model variant"))
 }
 
 /// Estimated coded bits of a chunk at `step` — the part proportional to its
-/// values and the part paid once per chunk — and its squared error, without
+/// rows and the part paid once per chunk — and its squared error, without
 /// producing the stream: what rate control needs, at a fraction of the cost.
-pub fn estimate(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<(f64, f64, f64)> {
+/// `data` may be a sample of rows standing for a chunk `weight` times its
+/// size (1 for a whole chunk).
+pub fn estimate(
+    dtype: Dtype,
+    row_len: usize,
+    data: &[u8],
+    step: f64,
+    weight: f64,
+) -> Result<(f64, f64, f64)> {
     if !(step.is_finite() && step > 0.0) || dtype.float_layout().is_none() {
         return Err(Error::Internal(
             "lossy coding needs a float dtype and a positive step",
@@ -354,7 +380,7 @@ pub fn estimate(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     let w = dtype.size();
     let row_len = row_len.clamp(1, (data.len() / w).max(1));
     let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
-    let (_, cost) = choose_scales(dtype, data, row_len, step, &ks, &qs, true)?;
+    let (_, cost) = choose_scales(dtype, data, row_len, step, &ks, &qs, Some(weight))?;
     let (mut raw_bits, mut err2) = (0u64, 0f64);
     for ((b, &k), &q) in data.chunks_exact(w).zip(&ks).zip(&qs) {
         raw_bits += u64::from(symbolize(k, 0, 8 * w as u32).2);
@@ -404,7 +430,7 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     let n = data.len() / w;
     let row_len = row_len.clamp(1, n.max(1));
     let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
-    let (sc, _) = choose_scales(dtype, data, row_len, step, &ks, &qs, false)?;
+    let (sc, _) = choose_scales(dtype, data, row_len, step, &ks, &qs, None)?;
 
     // Context and symbol packed as `ctx * INDEX_STRIDE + sym` (see
     // `encode_indexed`).
