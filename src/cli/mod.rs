@@ -56,8 +56,6 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-/// An I/O error's message; an stzip error carried inside one (a Hub
-/// download fails through `Read`) speaks for itself.
 /// Writes a report to stdout. A reader that closed the pipe early (`stzip
 /// inspect f | head`) has what it wanted: that is not a failure, and must
 /// not panic as `println!` would.
@@ -69,6 +67,8 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
     }
 }
 
+/// An I/O error's message; an stzip error carried inside one (a Hub
+/// download fails through `Read`) speaks for itself.
 fn io_message(e: &std::io::Error) -> String {
     match e.get_ref().and_then(|i| i.downcast_ref::<stzip::Error>()) {
         Some(stzip::Error::Io(inner)) => io_message(inner),

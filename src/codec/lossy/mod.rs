@@ -111,11 +111,16 @@ impl Scales {
     fn side_info(&self) -> Vec<u8> {
         let mut out = vec![self.flags()];
         put_varint(&mut out, zigzag(self.global));
-        if !self.row.is_empty() {
-            encode_bytes(&bytes_of_i8(&self.row), &mut out);
-        }
-        if !self.col.is_empty() {
-            encode_bytes(&bytes_of_i8(&self.col), &mut out);
+        out.extend_from_slice(&Self::offsets(&self.row));
+        out.extend_from_slice(&Self::offsets(&self.col));
+        out
+    }
+
+    /// The coded row or column offsets (nothing when unused).
+    fn offsets(v: &[i8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !v.is_empty() {
+            encode_bytes(&bytes_of_i8(v), &mut out);
         }
         out
     }
@@ -329,24 +334,11 @@ fn choose_scales(
         ));
     }
     let counts = count_symbols(ks, qs, row_len, &candidates);
-    let bare = Scales {
-        col: Vec::new(),
-        row: Vec::new(),
-        ..full
-    }
-    .side_info()
-    .len();
     let mut best: Option<(f64, Scales, Cost)> = None;
     for (sc, c) in candidates.into_iter().zip(&counts) {
         let (entropy, tables) = estimated_bits(c);
         let side = sc.side_info().len();
-        let rows_only = Scales {
-            col: Vec::new(),
-            ..sc.clone()
-        }
-        .side_info()
-        .len();
-        let per_row = 8.0 * rows_only.saturating_sub(bare) as f64;
+        let per_row = 8.0 * Scales::offsets(&sc.row).len() as f64;
         let cost = Cost {
             entropy: entropy + per_row,
             fixed: tables + 8.0 * side as f64 - per_row,
