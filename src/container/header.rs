@@ -228,7 +228,7 @@ fn inflate_bounded(input: &[u8], expected: u64) -> Result<Vec<u8>> {
 /// A plausible safetensors start: a header length in range, then `{`. For
 /// a useful message when a file is given to the wrong command.
 fn looks_like_safetensors(bytes: &[u8]) -> bool {
-    let declared = bytes.first_chunk().map(|b| u64::from_le_bytes(*b));
-    declared.is_some_and(|len| (1..=crate::safetensors::MAX_HEADER_LEN).contains(&len))
+    let prefix = bytes.first_chunk().copied();
+    prefix.is_some_and(|p| crate::safetensors::header::check_declared_len(p).is_ok())
         && bytes.get(8) == Some(&b'{')
 }
