@@ -3,7 +3,8 @@
 //!
 //! A chunk payload starts with its method byte: 0 stored, 1 byte planes,
 //! 2 float fields (lossless), 3 quantized floats (lossy), 4 quantized
-//! transform coefficients (lossy).
+//! transform coefficients (lossy), 5 float fields with a wide rANS stream
+//! (lossless).
 
 pub mod entropy;
 mod fields;
@@ -22,6 +23,7 @@ const METHOD_PLANES: u8 = 1;
 const METHOD_FLOAT: u8 = 2;
 const METHOD_QUANTIZED: u8 = 3;
 const METHOD_TRANSFORMED: u8 = 4;
+const METHOD_FLOAT_WIDE: u8 = 5;
 
 /// The transform a chunk payload was coded in, if any.
 pub fn transform_of(payload: &[u8]) -> Option<transform::Transform> {

@@ -9,6 +9,8 @@
 //!   symbol. **Contract:** the decoder must be driven with the same sequence
 //!   of tables, symbol by symbol, as the encoder was; `finish` then checks
 //!   the stream was consumed exactly and the states came back to the start.
+//! - [`FlatTables`]: up to 16 context tables in one layout, for decoding
+//!   [`WIDE_LANES`]-lane streams (AVX2 where the CPU has it).
 //! - [`BitWriter`] / [`BitReader`]: uniform bit fields (mantissa bits etc.).
 //! - [`encode_bytes`] / [`encode_symbols`]: self-describing streams choosing
 //!   constant, raw or order-0 rANS.
@@ -35,9 +37,10 @@
 //!      prev_len) + 1)` with `prev_len` starting at 8 and `zigzag(d) = 2d`
 //!      for d >= 0, `-2d - 1` otherwise; then the low `len - 1` bits of f.
 //!
-//! **rANS stream** ([`RansEncoder::finish`]): `LANES` (= 8) u32 final
-//! encoder states, then u16 words in decoding order; nothing else (the
-//! container frames its length). Decoding symbol `i` uses lane `i % 8`,
+//! **rANS stream** ([`RansEncoder::finish`], [`encode_indexed`]): `N` u32
+//! final encoder states (`N` = [`LANES`] = 8, or [`WIDE_LANES`] = 32 where a
+//! format says so), then u16 words in decoding order; nothing else (the
+//! container frames its length). Decoding symbol `i` uses lane `i % N`,
 //! state `x`, table `(M = 2^prob_bits, freq, start)`:
 //! `slot = x & (M-1)`; `s` = symbol whose `[start, start+freq)` holds slot;
 //! `x = freq * (x >> prob_bits) + slot - start`; if `x < 2^16`:
@@ -55,6 +58,7 @@
 
 mod bits;
 mod bytes;
+mod flat;
 mod rans;
 mod table;
 
@@ -62,8 +66,10 @@ pub use bits::{BitReader, BitWriter, MAX_FIELD_BITS};
 pub use bytes::{
     decode_bytes, decode_symbols, encode_bytes, encode_symbols, get_varint, put_varint,
 };
+pub use flat::{FlatTables, FLAT_ALPHABET, FLAT_CONTEXTS};
 pub use rans::{
     encode_indexed, DecTable, EncTable, RansDecoder, RansEncoder, RansStream, LANES, RANS_L,
+    WIDE_LANES,
 };
 pub use table::{FreqTable, MAX_ALPHABET, MAX_PROB_BITS, MIN_PROB_BITS};
 

@@ -1,12 +1,17 @@
 //! Interleaved static rANS: 32-bit states, 16-bit renormalisation words,
-//! [`LANES`] lanes (symbol `i` is coded by lane `i % LANES`), after Fabian
-//! Giesen's ryg_rans. See the `codec::entropy` module docs for the format.
+//! `N` lanes (symbol `i` is coded by lane `i % N`), after Fabian Giesen's
+//! ryg_rans. Streams have [`LANES`] lanes unless a format says otherwise:
+//! [`WIDE_LANES`] lanes give a SIMD decoder independent lane vectors to
+//! overlap. See the `codec::entropy` module docs for the format.
 
 use super::table::FreqTable;
 use crate::error::{Error, Result};
 
-/// Number of interleaved rANS states.
+/// Number of interleaved rANS states of a default stream.
 pub const LANES: usize = 8;
+/// Lanes of a wide stream: four 8-lane vectors whose table lookups
+/// (gathers) overlap, where one vector would wait on each in turn.
+pub const WIDE_LANES: usize = 32;
 /// Lower bound of the normalized state interval `[L, L << 16)`.
 pub const RANS_L: u32 = 1 << 16;
 
@@ -139,16 +144,22 @@ impl<'a> RansEncoder<'a> {
     /// the order the decoder consumes them.
     pub fn finish(self) -> Vec<u8> {
         let syms = self.syms;
-        encode_reverse(syms.len(), |i| syms.get(i).copied()).map_or_else(Vec::new, |s| s.to_bytes())
+        encode_reverse::<LANES, _>(syms.len(), |i| syms.get(i).copied())
+            .map_or_else(Vec::new, |s| s.to_bytes())
     }
 }
 
 /// Encodes symbol `idx[i] % stride` with table `idx[i] / stride` for
-/// every `i`: the same stream as [`RansEncoder`] fed the same pairs,
-/// without recording them first. Context and symbol packed in one index
-/// make one array to write and read, and one table lookup per symbol.
-/// Errors if an index names a symbol without a frequency.
-pub fn encode_indexed(tables: &[EncTable], stride: usize, idx: &[u16]) -> Result<RansStream> {
+/// every `i` into an `N`-lane stream: with `N` = [`LANES`], the same stream
+/// as [`RansEncoder`] fed the same pairs, without recording them first.
+/// Context and symbol packed in one index make one array to write and
+/// read, and one table lookup per symbol. Errors if an index names a
+/// symbol without a frequency.
+pub fn encode_indexed<const N: usize>(
+    tables: &[EncTable],
+    stride: usize,
+    idx: &[u16],
+) -> Result<RansStream<N>> {
     let mut flat = vec![EncSym::default(); tables.len() * stride];
     for (row, t) in flat.chunks_exact_mut(stride).zip(tables) {
         for (d, e) in row.iter_mut().zip(&t.syms) {
@@ -163,19 +174,20 @@ pub fn encode_indexed(tables: &[EncTable], stride: usize, idx: &[u16]) -> Result
     ))
 }
 
-/// A coded rANS stream: the final lane states and the renormalisation
-/// words in the order the encoder emitted them (the decoder reads them
-/// backwards). Appended to a payload in place, without an extra copy.
+/// A coded `N`-lane rANS stream: the final lane states and the
+/// renormalisation words in the order the encoder emitted them (the decoder
+/// reads them backwards). Appended to a payload in place, without an extra
+/// copy.
 #[derive(Debug)]
-pub struct RansStream {
-    states: [u32; LANES],
+pub struct RansStream<const N: usize = LANES> {
+    states: [u32; N],
     words: Vec<u16>,
 }
 
-impl RansStream {
+impl<const N: usize> RansStream<N> {
     /// Length in bytes of the stream as laid out by [`RansStream::append_to`].
     pub fn len(&self) -> usize {
-        4 * LANES + 2 * self.words.len()
+        4 * N + 2 * self.words.len()
     }
 
     /// Always false: the states are always there.
@@ -183,7 +195,7 @@ impl RansStream {
         false
     }
 
-    /// Lays out the stream: `LANES` final states (u32 LE), then the 16-bit
+    /// Lays out the stream: `N` final states (u32 LE), then the 16-bit
     /// words (LE) in the order the decoder consumes them.
     pub fn append_to(&self, out: &mut Vec<u8>) {
         out.reserve(self.len());
@@ -201,13 +213,13 @@ impl RansStream {
 }
 
 /// The rANS core: encodes symbols `n-1` down to `0` (`sym_at(i)`, `None`
-/// aborts).
+/// aborts) into `N` lanes.
 #[inline(always)]
-fn encode_reverse<'e>(
+fn encode_reverse<'e, const N: usize, S: Fn(usize) -> Option<&'e EncSym>>(
     n: usize,
-    sym_at: impl Fn(usize) -> Option<&'e EncSym>,
-) -> Option<RansStream> {
-    let mut states = [RANS_L; LANES];
+    sym_at: S,
+) -> Option<RansStream<N>> {
+    let mut states = [RANS_L; N];
     // At most one word per symbol: write unconditionally, advance `nw`
     // only when renormalising (branchless; the branch is unpredictable).
     let mut words: Vec<u16> = vec![0; n + 1];
@@ -225,19 +237,17 @@ fn encode_reverse<'e>(
         *x = s + e.start + (q as u32) * e.cmpl;
     };
     // Tail (lanes beyond the last full group) first, then full groups.
-    let full = n - n % LANES;
-    for i in (full..n).rev() {
-        put(&mut states[i % LANES], sym_at(i)?, &mut words, &mut nw);
+    let full = n - n % N;
+    for (i, x) in (full..n).zip(&mut states).rev() {
+        put(x, sym_at(i)?, &mut words, &mut nw);
     }
-    for g in (0..full / LANES).rev() {
-        let base = g * LANES;
-        // Constant lane indices keep the states in registers.
-        macro_rules! lane {
-            ($($l:literal)*) => {$(
-                put(&mut states[$l], sym_at(base + $l)?, &mut words, &mut nw);
-            )*};
+    for g in (0..full / N).rev() {
+        let base = g * N;
+        // A constant trip count: the loop unrolls, lane indices become
+        // constants (and 8 states stay in registers).
+        for (l, x) in states.iter_mut().enumerate().rev() {
+            put(x, sym_at(base + l)?, &mut words, &mut nw);
         }
-        lane!(7 6 5 4 3 2 1 0);
     }
     words.truncate(nw);
     Some(RansStream { states, words })
@@ -304,45 +314,67 @@ fn decode_step(t: &DecTable, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16
     sym
 }
 
-/// Decodes a stream made by [`RansEncoder::finish`]. The caller must call
+/// Zero words kept after a stream's last word: a SIMD step loads 8 words
+/// at a time, up to a whole wide group of steps before it checks the
+/// position again (`finish` still compares against the real length).
+pub(super) const WORD_PAD: usize = WIDE_LANES;
+
+/// Decodes an `N`-lane stream made by [`RansEncoder::finish`] (`N` =
+/// [`LANES`]) or [`encode_indexed`]. The caller must call
 /// [`RansDecoder::get`] with the same table sequence, in the same order,
 /// as was used with [`RansEncoder::put`]; then [`RansDecoder::finish`]
 /// verifies the stream was consumed exactly.
 #[derive(Debug, Clone)]
-pub struct RansDecoder<'a> {
-    states: [u32; LANES],
-    lane: usize,
+pub struct RansDecoder<'a, const N: usize = LANES> {
+    pub(super) states: [u32; N],
+    /// Lane of the next symbol.
+    pub(super) lane: usize,
     /// The renormalisation words, decoded once up front (cheaper per symbol
-    /// than re-checking byte bounds).
-    words: Vec<u16>,
-    /// Index of the next word; passes `words.len()` on overrun.
-    pos: usize,
+    /// than re-checking byte bounds), then [`WORD_PAD`] zeros.
+    pub(super) words: Vec<u16>,
+    /// Words in the stream.
+    pub(super) len: usize,
+    /// Index of the next word; passes `len` on overrun.
+    pub(super) pos: usize,
     _input: std::marker::PhantomData<&'a [u8]>,
 }
 
 impl<'a> RansDecoder<'a> {
-    /// Errors if `bytes` is too short for the states or has odd length.
+    /// A decoder of a [`LANES`]-lane stream; errors if `bytes` is too short
+    /// for the states or has odd length.
     pub fn new(bytes: &'a [u8]) -> Result<Self> {
-        let head = bytes.get(..4 * LANES).ok_or(Error::EntropyStreamCorrupt(
-            "rANS stream shorter than its states",
-        ))?;
-        if bytes.len() % 2 != 0 {
+        Self::with_lanes(bytes)
+    }
+}
+
+impl<'a, const N: usize> RansDecoder<'a, N> {
+    /// A decoder of an `N`-lane stream; errors if `bytes` is too short for
+    /// the states or has odd length.
+    pub fn with_lanes(bytes: &'a [u8]) -> Result<Self> {
+        let (head, rest) = bytes
+            .split_at_checked(4 * N)
+            .ok_or(Error::EntropyStreamCorrupt(
+                "rANS stream shorter than its states",
+            ))?;
+        if rest.len() % 2 != 0 {
             return Err(Error::EntropyStreamCorrupt("rANS stream has odd length"));
         }
-        let mut states = [0u32; LANES];
+        let mut states = [0u32; N];
         for (s, c) in states.iter_mut().zip(head.chunks_exact(4)) {
             *s = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
-        let words = bytes
-            .get(4 * LANES..)
-            .unwrap_or(&[])
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
+        let len = rest.len() / 2;
+        let mut words = Vec::with_capacity(len + WORD_PAD);
+        words.extend(
+            rest.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]])),
+        );
+        words.resize(len + WORD_PAD, 0);
         Ok(RansDecoder {
             states,
             lane: 0,
             words,
+            len,
             pos: 0,
             _input: std::marker::PhantomData,
         })
@@ -352,7 +384,7 @@ impl<'a> RansDecoder<'a> {
     /// it returns some symbol of the table and `finish` reports the error.
     #[inline(always)]
     pub fn get(&mut self, table: &DecTable) -> u16 {
-        let lane = self.lane & (LANES - 1);
+        let lane = self.lane % N;
         let mut pos = self.pos;
         let sym = match self.states.get_mut(lane) {
             Some(x) => decode_step(table, x, &mut pos, &self.words),
@@ -365,7 +397,7 @@ impl<'a> RansDecoder<'a> {
 
     /// Decodes `out.len()` symbols, symbol `k` with `tables[ctxs[k] % C]`:
     /// the same as calling [`RansDecoder::get`] for each, but whole groups
-    /// of [`LANES`] symbols run with the states in registers, so the lanes'
+    /// of `N` symbols run with the states in registers, so the lanes'
     /// dependency chains overlap.
     pub fn get_many<const C: usize>(
         &mut self,
@@ -375,7 +407,7 @@ impl<'a> RansDecoder<'a> {
     ) {
         let n = ctxs.len().min(out.len());
         let (ctxs, out) = (&ctxs[..n], &mut out[..n]);
-        let head = ((LANES - self.lane % LANES) % LANES).min(n);
+        let head = ((N - self.lane % N) % N).min(n);
         let (ctx_head, ctxs) = ctxs.split_at(head);
         let (out_head, out) = out.split_at_mut(head);
         for (o, &c) in out_head.iter_mut().zip(ctx_head) {
@@ -385,20 +417,18 @@ impl<'a> RansDecoder<'a> {
         let mut pos = self.pos;
         let words = self.words.as_slice();
         let mut groups = 0;
-        for (cg, og) in ctxs.chunks_exact(LANES).zip(out.chunks_exact_mut(LANES)) {
-            // Constant lane indices keep the states in registers.
-            macro_rules! lane {
-                ($($l:literal)*) => {$(
-                    og[$l] = decode_step(&tables[usize::from(cg[$l]) % C], &mut st[$l], &mut pos, words);
-                )*};
+        for (cg, og) in ctxs.chunks_exact(N).zip(out.chunks_exact_mut(N)) {
+            // A constant trip count: the loop unrolls, lane indices become
+            // constants (and 8 states stay in registers).
+            for ((o, &c), x) in og.iter_mut().zip(cg).zip(st.iter_mut()) {
+                *o = decode_step(&tables[usize::from(c) % C], x, &mut pos, words);
             }
-            lane!(0 1 2 3 4 5 6 7);
             groups += 1;
         }
         self.states = st;
         self.pos = pos;
-        let done = groups * LANES;
-        self.lane = (self.lane + done) % LANES;
+        let done = groups * N;
+        self.lane = (self.lane + done) % N;
         for (o, &c) in out[done..].iter_mut().zip(&ctxs[done..]) {
             *o = self.get(&tables[usize::from(c) % C]);
         }
@@ -407,10 +437,10 @@ impl<'a> RansDecoder<'a> {
     /// Checks the whole stream was consumed (no overrun, no trailing words)
     /// and every lane returned to its initial state.
     pub fn finish(&self) -> Result<()> {
-        if self.pos > self.words.len() {
+        if self.pos > self.len {
             return Err(Error::EntropyStreamCorrupt("rANS stream truncated"));
         }
-        if self.pos < self.words.len() {
+        if self.pos < self.len {
             return Err(Error::EntropyStreamCorrupt("rANS stream has trailing data"));
         }
         if self.states.iter().any(|&s| s != RANS_L) {

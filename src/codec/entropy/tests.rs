@@ -204,7 +204,7 @@ fn tables_switching_per_symbol() {
         .zip(&syms)
         .map(|(&k, &s)| (k * stride) as u16 + s)
         .collect();
-    let batch = encode_indexed(&enc_t, stride, &idx).unwrap();
+    let batch = encode_indexed::<LANES>(&enc_t, stride, &idx).unwrap();
     assert_eq!(batch.len(), bytes.len());
     assert_eq!(batch.to_bytes(), bytes);
     let mut appended = vec![7u8];
@@ -214,7 +214,7 @@ fn tables_switching_per_symbol() {
     let zero = (0..tables[1].alphabet_size())
         .find(|&s| tables[1].freq(s) == 0)
         .unwrap() as u16;
-    assert!(encode_indexed(&enc_t, stride, &[stride as u16 + zero]).is_err());
+    assert!(encode_indexed::<LANES>(&enc_t, stride, &[stride as u16 + zero]).is_err());
 
     let mut dec = RansDecoder::new(&bytes).unwrap();
     let mut prev = 0usize;
@@ -603,4 +603,154 @@ proptest! {
         prop_assert_eq!(back, data);
         prop_assert!(inp.is_empty());
     }
+}
+
+/// 16 context tables of assorted precisions and alphabets (up to the flat
+/// limit, and one that gives its only symbol all `2^P` slots), with a
+/// 32-lane stream of `n` symbols over contexts drawn from all byte values.
+fn wide_case(n: usize, seed: u64) -> ([FreqTable; FLAT_CONTEXTS], Vec<u8>, Vec<u16>, Vec<u8>) {
+    let mut rng = Rng(seed);
+    let tables: [FreqTable; FLAT_CONTEXTS] = std::array::from_fn(|k| {
+        let pb = MIN_PROB_BITS + (k as u32 % 6);
+        if k == 5 {
+            return FreqTable::from_counts(&[0, 0, 7], pb).unwrap();
+        }
+        let alphabet = [3usize, 40, 300, FLAT_ALPHABET][k % 4];
+        let mut counts: Vec<u64> = (0..alphabet).map(|_| rng.below(60)).collect();
+        counts[alphabet - 1] += 1;
+        FreqTable::from_counts(&counts, pb).unwrap()
+    });
+    let enc: Vec<EncTable> = tables.iter().map(EncTable::new).collect();
+    let ctxs: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+    let syms: Vec<u16> = ctxs
+        .iter()
+        .map(|&c| {
+            let t = &tables[usize::from(c) % FLAT_CONTEXTS];
+            let used: Vec<u16> = (0..t.alphabet_size())
+                .filter(|&s| t.freq(s) > 0)
+                .map(|s| s as u16)
+                .collect();
+            used[rng.below(used.len() as u64) as usize]
+        })
+        .collect();
+    let idx: Vec<u16> = ctxs
+        .iter()
+        .zip(&syms)
+        .map(|(&c, &s)| (usize::from(c) % FLAT_CONTEXTS * FLAT_ALPHABET) as u16 + s)
+        .collect();
+    let bytes = encode_indexed::<WIDE_LANES>(&enc, FLAT_ALPHABET, &idx)
+        .unwrap()
+        .to_bytes();
+    (tables, ctxs, syms, bytes)
+}
+
+/// Decodes `ctxs.len()` symbols with `get_many_flat` in runs of assorted
+/// lengths after `split` single ones; the decoder is returned to finish.
+fn flat_runs<'a>(
+    bytes: &'a [u8],
+    flat: &FlatTables,
+    ctxs: &[u8],
+    split: usize,
+) -> (Vec<u16>, RansDecoder<'a, WIDE_LANES>) {
+    let mut dec = RansDecoder::<WIDE_LANES>::with_lanes(bytes).unwrap();
+    let split = split.min(ctxs.len());
+    let mut got: Vec<u16> = ctxs[..split]
+        .iter()
+        .map(|&c| dec.get_flat(flat, c))
+        .collect();
+    let mut i = split;
+    for len in [0usize, 31, 1, 32, 33, 64, 2048, 7, 4096].iter().cycle() {
+        if i >= ctxs.len() {
+            break;
+        }
+        let end = (i + len).min(ctxs.len());
+        let mut out = vec![0u16; end - i];
+        dec.get_many_flat(flat, &ctxs[i..end], &mut out);
+        got.extend_from_slice(&out);
+        i = end;
+    }
+    (got, dec)
+}
+
+#[test]
+fn wide_streams_decode_alike_through_every_path() {
+    let n = 20_000 + 17;
+    let (tables, ctxs, syms, bytes) = wide_case(n, 31);
+    assert_eq!(bytes.len() % 2, 0);
+    assert!(bytes.len() > 4 * WIDE_LANES);
+    let flat = FlatTables::new(&tables).unwrap();
+    // Lane by lane with the plain tables (the specification's decoder).
+    let dec_t: [DecTable; FLAT_CONTEXTS] = std::array::from_fn(|k| DecTable::new(&tables[k]));
+    let mut dec = RansDecoder::<WIDE_LANES>::with_lanes(&bytes).unwrap();
+    let plain: Vec<u16> = ctxs
+        .iter()
+        .map(|&c| dec.get(&dec_t[usize::from(c) % FLAT_CONTEXTS]))
+        .collect();
+    assert_eq!(plain, syms);
+    dec.finish().unwrap();
+    // `get_many` over the plain tables, `get_flat`, and `get_many_flat`
+    // (SIMD where the CPU has it) from assorted lane offsets.
+    let mut dec = RansDecoder::<WIDE_LANES>::with_lanes(&bytes).unwrap();
+    let mut many = vec![0u16; n];
+    dec.get_many(&dec_t, &ctxs, &mut many);
+    assert_eq!(many, syms);
+    dec.finish().unwrap();
+    for split in [0usize, 1, 31, 32, 33, 100, n] {
+        let (got, dec) = flat_runs(&bytes, &flat, &ctxs, split);
+        assert_eq!(got, syms, "split {split}");
+        dec.finish().unwrap();
+    }
+}
+
+#[test]
+fn wide_corruption_gives_the_same_symbols_and_error_on_every_path() {
+    let n = 6000;
+    let (tables, ctxs, _, bytes) = wide_case(n, 32);
+    let flat = FlatTables::new(&tables).unwrap();
+    let mut rng = Rng(33);
+    let mut detected = 0;
+    let trials = 600;
+    for trial in 0..trials {
+        let mut b = bytes.clone();
+        match trial % 3 {
+            // Even lengths, so the stream opens and runs out of words.
+            0 => b.truncate(
+                4 * WIDE_LANES + 2 * rng.below(((b.len() - 4 * WIDE_LANES) / 2) as u64) as usize,
+            ),
+            1 => {
+                let bit = rng.below(b.len() as u64 * 8) as usize;
+                b[bit / 8] ^= 1 << (bit % 8);
+            }
+            _ => {
+                let k = rng.below(b.len() as u64) as usize;
+                b[k] = b[k].wrapping_add(1 + rng.below(255) as u8);
+            }
+        }
+        let mut one = RansDecoder::<WIDE_LANES>::with_lanes(&b).unwrap();
+        let singles: Vec<u16> = ctxs.iter().map(|&c| one.get_flat(&flat, c)).collect();
+        let (runs, many) = flat_runs(&b, &flat, &ctxs, 5);
+        assert_eq!(runs, singles, "trial {trial}");
+        assert_eq!(
+            many.finish().map_err(|e| e.to_string()),
+            one.finish().map_err(|e| e.to_string()),
+            "trial {trial}"
+        );
+        detected += usize::from(one.finish().is_err());
+    }
+    assert!(
+        detected * 10 >= trials * 9,
+        "only {detected}/{trials} detected"
+    );
+}
+
+#[test]
+fn flat_tables_refuse_alphabets_beyond_their_stride() {
+    let mut tables: [FreqTable; FLAT_CONTEXTS] =
+        std::array::from_fn(|_| FreqTable::uniform(4, 10).unwrap());
+    assert!(FlatTables::new(&tables).is_ok());
+    tables[3] = FreqTable::uniform(FLAT_ALPHABET + 1, 10).unwrap();
+    assert!(matches!(
+        FlatTables::new(&tables),
+        Err(crate::Error::BadFreqTable(_))
+    ));
 }

@@ -38,12 +38,13 @@
 //! `L = s - 2 - 400 + q` and `1 + max(0, M - 3 - d)` raw bits (sign, the
 //! mantissa below `L`'s 3 bits). The sign is the top bit of each raw field.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use super::builtin;
 use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_indexed, get_varint, put_varint, BitReader, BitWriter,
-    DecTable, EncTable, FreqTable, RansDecoder,
+    DecTable, EncTable, FlatTables, FreqTable, RansDecoder, LANES, WIDE_LANES,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
 use crate::error::{Error, Result};
@@ -430,19 +431,53 @@ fn side_info(sc: &Scales) -> Vec<u8> {
     out
 }
 
+/// The rANS stream of a body: 8 lanes (method 2) or 32 (method 5, which
+/// SIMD decodes faster; its 96 more bytes of states only pay off on
+/// large chunks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lanes {
+    Narrow,
+    Wide,
+}
+
+impl Lanes {
+    /// The stream for a chunk of `values` elements.
+    pub fn for_values(values: usize) -> Lanes {
+        if values >= WIDE_MIN_VALUES {
+            Lanes::Wide
+        } else {
+            Lanes::Narrow
+        }
+    }
+}
+
+/// Chunks from this many values get the wide stream.
+const WIDE_MIN_VALUES: usize = 1 << 16;
+
 /// Encode `data` (whole elements, little-endian) whose rows hold `row_len`
-/// elements. Appends the model's body to `out`.
-pub fn encode(f: FloatLayout, data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Result<()> {
+/// elements, with a `lanes` stream. Appends the model's body to `out`.
+pub fn encode(
+    f: FloatLayout,
+    data: &[u8],
+    row_len: usize,
+    lanes: Lanes,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     match (f.exp_bits, f.mant_bits) {
-        (5, 10) => encode_typed::<F16>(data, row_len, out),
-        (8, 7) => encode_typed::<Bf16>(data, row_len, out),
-        (8, 23) => encode_typed::<F32>(data, row_len, out),
-        (11, 52) => encode_typed::<F64>(data, row_len, out),
+        (5, 10) => encode_typed::<F16>(data, row_len, lanes, out),
+        (8, 7) => encode_typed::<Bf16>(data, row_len, lanes, out),
+        (8, 23) => encode_typed::<F32>(data, row_len, lanes, out),
+        (11, 52) => encode_typed::<F64>(data, row_len, lanes, out),
         _ => Err(Error::Internal("float model: unsupported float layout")),
     }
 }
 
-fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Result<()> {
+fn encode_typed<F: Bits>(
+    data: &[u8],
+    row_len: usize,
+    lanes: Lanes,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let n = data.len() / F::W;
     let row_len = row_len.clamp(1, n.max(1));
     let full = analyse::<F>(data, row_len);
@@ -528,32 +563,42 @@ fn encode_typed<F: Bits>(data: &[u8], row_len: usize, out: &mut Vec<u8>) -> Resu
         .iter()
         .map(|t| t.as_ref().map_or_else(EncTable::empty, EncTable::new))
         .collect();
-    let rans = encode_indexed(&enc_tables, ALPHABET, &idx)?;
     let raw = bits.finish();
 
     put_varint(out, row_len as u64);
     out.extend_from_slice(&side_info(&sc));
     put_varint(out, u64::from(tables.mask));
     out.extend_from_slice(&tables.bytes);
-    put_varint(out, rans.len() as u64);
-    rans.append_to(out);
+    match lanes {
+        Lanes::Narrow => {
+            let rans = encode_indexed::<LANES>(&enc_tables, ALPHABET, &idx)?;
+            put_varint(out, rans.len() as u64);
+            rans.append_to(out);
+        }
+        Lanes::Wide => {
+            let rans = encode_indexed::<WIDE_LANES>(&enc_tables, ALPHABET, &idx)?;
+            put_varint(out, rans.len() as u64);
+            rans.append_to(out);
+        }
+    }
     put_varint(out, raw.len() as u64);
     out.extend_from_slice(&raw);
     Ok(())
 }
 
-/// Decode a body written by [`encode`] into `out` (whole elements).
-pub fn decode(f: FloatLayout, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+/// Decode a body written by [`encode`] with `lanes` into `out` (whole
+/// elements).
+pub fn decode(f: FloatLayout, lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     match (f.exp_bits, f.mant_bits) {
-        (5, 10) => decode_typed::<F16>(input, out),
-        (8, 7) => decode_typed::<Bf16>(input, out),
-        (8, 23) => decode_typed::<F32>(input, out),
-        (11, 52) => decode_typed::<F64>(input, out),
+        (5, 10) => decode_typed::<F16>(lanes, input, out),
+        (8, 7) => decode_typed::<Bf16>(lanes, input, out),
+        (8, 23) => decode_typed::<F32>(lanes, input, out),
+        (11, 52) => decode_typed::<F64>(lanes, input, out),
         _ => Err(Error::Internal("float model: unsupported float layout")),
     }
 }
 
-fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+fn decode_typed<F: Bits>(lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
     if out.len() % F::W != 0 {
         return Err(Error::CodecCorrupt(
             "output length is not a whole number of elements",
@@ -599,15 +644,43 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
         decode_bytes(input, &mut col)?;
         sc.col = col.into_iter().map(|b| b as i8).collect();
     }
+    let tables = read_tables(input)?;
+    let rans = take_slice(input)?;
+    let mut bits = BitReader::new(take_slice(input)?);
+    match lanes {
+        Lanes::Narrow => {
+            let tables = tables.each_ref().map(DecTable::new);
+            let mut src = NarrowSymbols {
+                dec: RansDecoder::new(rans)?,
+                tables: &tables,
+            };
+            decode_values::<F>(out, row_len, &sc, &mut src, &mut bits);
+            src.dec.finish()?;
+        }
+        Lanes::Wide => {
+            let mut src = WideSymbols {
+                dec: RansDecoder::with_lanes(rans)?,
+                tables: FlatTables::new(&tables)?,
+            };
+            decode_values::<F>(out, row_len, &sc, &mut src, &mut bits);
+            src.dec.finish()?;
+        }
+    }
+    bits.finish_exact()?;
+    Ok(())
+}
+
+/// The context mask and each context's table. Contexts without a table
+/// get a uniform one: a valid stream never uses them, and the hot loop
+/// needs no branch; a corrupt stream that does decodes to bytes the chunk
+/// checksum rejects.
+fn read_tables(input: &mut &[u8]) -> Result<[FreqTable; CONTEXTS]> {
     let mask = get_varint(input)?;
     if mask >> CONTEXTS != 0 {
         return Err(Error::CodecCorrupt("context mask names unknown contexts"));
     }
-    // Contexts without a table get a uniform one: a valid stream never uses
-    // them, and the hot loop needs no branch; a corrupt stream that does
-    // decodes to bytes the chunk checksum rejects.
-    let fallback = DecTable::new(&FreqTable::uniform(ALPHABET, 10)?);
-    let mut tables: Vec<DecTable> = Vec::with_capacity(CONTEXTS);
+    let fallback = FreqTable::uniform(ALPHABET, 10)?;
+    let mut tables = Vec::with_capacity(CONTEXTS);
     for i in 0..CONTEXTS {
         if mask >> i & 1 == 0 {
             tables.push(fallback.clone());
@@ -626,36 +699,58 @@ fn decode_typed<F: Bits>(input: &mut &[u8], out: &mut [u8]) -> Result<()> {
                 .cloned()
                 .ok_or(Error::CodecCorrupt("unknown built-in table"))?,
         };
-        tables.push(DecTable::new(&table));
+        tables.push(table);
     }
-    let tables: &[DecTable; CONTEXTS] = tables
-        .as_slice()
+    tables
         .try_into()
-        .map_err(|_| Error::Internal("context tables missing"))?;
-    let rans = take_slice(input)?;
-    let raw = take_slice(input)?;
-    let mut dec = RansDecoder::new(rans)?;
-    let mut bits = BitReader::new(raw);
-    decode_values::<F>(out, row_len, &sc, tables, &mut dec, &mut bits)?;
-    dec.finish()?;
-    bits.finish_exact()?;
-    Ok(())
+        .map_err(|_| Error::Internal("context tables missing"))
+}
+
+/// Where the value loop gets its symbols: a block at a time, symbol `k`
+/// with context `ctxs[k]`.
+trait Symbols {
+    fn get_many(&mut self, ctxs: &[u8], out: &mut [u16]);
+}
+
+/// An 8-lane stream (method 2).
+struct NarrowSymbols<'a, 't> {
+    dec: RansDecoder<'a>,
+    tables: &'t [DecTable; CONTEXTS],
+}
+
+impl Symbols for NarrowSymbols<'_, '_> {
+    fn get_many(&mut self, ctxs: &[u8], out: &mut [u16]) {
+        self.dec.get_many(self.tables, ctxs, out);
+    }
+}
+
+/// A 32-lane stream (method 5).
+struct WideSymbols<'a> {
+    dec: RansDecoder<'a, WIDE_LANES>,
+    tables: FlatTables,
+}
+
+impl Symbols for WideSymbols<'_> {
+    fn get_many(&mut self, ctxs: &[u8], out: &mut [u16]) {
+        self.dec.get_many_flat(&self.tables, ctxs, out);
+    }
 }
 
 /// Values decoded per block: symbols first (the rANS lanes run together),
-/// then the values, within buffers that stay in L1.
+/// then the values, within buffers that stay in L1. A multiple of every
+/// lane count, so blocks start on lane 0.
 const DECODE_BLOCK: usize = 2048;
 
-/// The value loop of [`decode`]: symbols from `dec`, raw fields from
-/// `bits`, in the encoder's order.
+/// The value loop of [`decode`]: symbols from `src`, raw fields from
+/// `bits`, in the encoder's order. Blocks run across row ends, so short
+/// rows still give the symbol decoder whole groups of lanes.
 fn decode_values<F: Bits>(
     out: &mut [u8],
     row_len: usize,
     sc: &Scales,
-    tables: &[DecTable; CONTEXTS],
-    dec: &mut RansDecoder,
+    src: &mut impl Symbols,
     reader: &mut BitReader,
-) -> Result<()> {
+) {
     let cols = sc.col_offsets(row_len);
     // A local copy keeps the read position in a register across the
     // stores to `out`.
@@ -663,28 +758,58 @@ fn decode_values<F: Bits>(
     let bits = &mut local;
     let mut ctxs = [0u8; DECODE_BLOCK];
     let mut syms = [0u16; DECODE_BLOCK];
-    for (i, (orow, &d)) in out.chunks_mut(row_len * F::W).zip(&sc.dropped).enumerate() {
-        let base = sc.global + sc.row_offset(i);
-        let d32 = u32::from(d);
-        let class = usize::from(d > 0) * FRAC_CONTEXTS;
-        let nraw = F::in_range_raw_bits(d32);
-        for (oseg, cseg) in orow
-            .chunks_mut(DECODE_BLOCK * F::W)
-            .zip(cols.chunks(DECODE_BLOCK))
-        {
-            let m = cseg.len().min(oseg.len() / F::W);
-            for (cx, &c) in ctxs.iter_mut().zip(cseg) {
+    for (b, oblock) in out.chunks_mut(DECODE_BLOCK * F::W).enumerate() {
+        let first = b * DECODE_BLOCK;
+        let m = oblock.len() / F::W;
+        for (i, blk, seg) in row_segments(first, m, row_len) {
+            let base = sc.global + sc.row_offset(i);
+            let class = usize::from(sc.dropped.get(i).is_some_and(|&d| d > 0)) * FRAC_CONTEXTS;
+            let (Some(cx), Some(cs)) = (ctxs.get_mut(blk), cols.get(seg)) else {
+                break;
+            };
+            for (cx, &c) in cx.iter_mut().zip(cs) {
                 *cx = (class + ((base + c) & FRAC_MASK) as usize) as u8;
             }
-            let (ctxs, syms) = (&ctxs[..m], &mut syms[..m]);
-            dec.get_many(tables, ctxs, syms);
-            for ((ob, &c), &sym) in oseg.chunks_exact_mut(F::W).zip(cseg).zip(syms.iter()) {
+        }
+        src.get_many(&ctxs[..m], &mut syms[..m]);
+        for (i, blk, seg) in row_segments(first, m, row_len) {
+            let base = sc.global + sc.row_offset(i);
+            let d32 = u32::from(sc.dropped.get(i).copied().unwrap_or(0));
+            let nraw = F::in_range_raw_bits(d32);
+            let bytes = blk.start * F::W..blk.end * F::W;
+            let (Some(ob), Some(cs), Some(ss)) =
+                (oblock.get_mut(bytes), cols.get(seg), syms.get(blk))
+            else {
+                break;
+            };
+            for ((ob, &c), &sym) in ob.chunks_exact_mut(F::W).zip(cs).zip(ss) {
                 F::store(decode_value::<F>(sym, base + c, d32, nraw, bits), ob);
             }
         }
     }
     *reader = local;
-    Ok(())
+}
+
+/// The rows met by values `first..first + m` of a chunk with rows of
+/// `row_len`: per row, its index, the range of its values within the block
+/// and their columns.
+fn row_segments(
+    first: usize,
+    m: usize,
+    row_len: usize,
+) -> impl Iterator<Item = (usize, Range<usize>, Range<usize>)> {
+    let mut k = 0;
+    std::iter::from_fn(move || {
+        if k >= m || row_len == 0 {
+            return None;
+        }
+        let v = first + k;
+        let (row, col) = (v / row_len, v % row_len);
+        let len = (row_len - col).min(m - k);
+        let seg = (row, k..k + len, col..col + len);
+        k += len;
+        Some(seg)
+    })
 }
 
 /// One value from its symbol, expected scale `q`, the row's dropped bits

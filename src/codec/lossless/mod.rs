@@ -6,7 +6,9 @@
 //! - `1` byte planes: byte `k` of every element forms plane `k`, each coded
 //!   by [`encode_bytes`] (integers, bool, fp8; decoders accept it for any
 //!   dtype);
-//! - `2` float fields: see [`float`].
+//! - `2` float fields: see [`float`];
+//! - `5` float fields with a 32-lane rANS stream (chunks of 2^16 values and
+//!   more, for the SIMD decoder).
 
 mod builtin;
 pub mod float;
@@ -16,7 +18,9 @@ use crate::codec::entropy::{decode_bytes, encode_bytes};
 use crate::error::{Error, Result};
 use crate::safetensors::Dtype;
 
-use super::{METHOD_FLOAT, METHOD_PLANES, METHOD_STORED};
+use float::Lanes;
+
+use super::{METHOD_FLOAT, METHOD_FLOAT_WIDE, METHOD_PLANES, METHOD_STORED};
 
 /// Encode one chunk of `dtype` elements laid out in rows of `row_len`
 /// elements. Returns the payload.
@@ -26,8 +30,12 @@ pub fn encode_chunk(dtype: Dtype, row_len: usize, data: &[u8]) -> Result<Vec<u8>
     let mut out = Vec::with_capacity(data.len() + 64);
     match dtype.float_layout() {
         Some(layout) if !data.is_empty() => {
-            out.push(METHOD_FLOAT);
-            float::encode(layout, data, row_len, &mut out)?;
+            let lanes = Lanes::for_values(data.len() / dtype.size());
+            out.push(match lanes {
+                Lanes::Narrow => METHOD_FLOAT,
+                Lanes::Wide => METHOD_FLOAT_WIDE,
+            });
+            float::encode(layout, data, row_len, lanes, &mut out)?;
         }
         _ => {
             out.push(METHOD_PLANES);
@@ -55,11 +63,16 @@ pub(crate) fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Resu
             return Ok(());
         }
         METHOD_PLANES => planes::decode(dtype.size(), &mut body, out)?,
-        METHOD_FLOAT => {
+        METHOD_FLOAT | METHOD_FLOAT_WIDE => {
             let layout = dtype.float_layout().ok_or(Error::CodecCorrupt(
                 "float model used for a non-float dtype",
             ))?;
-            float::decode(layout, &mut body, out)?;
+            let lanes = if method == METHOD_FLOAT {
+                Lanes::Narrow
+            } else {
+                Lanes::Wide
+            };
+            float::decode(layout, lanes, &mut body, out)?;
         }
         _ => return Err(Error::UnknownCodecMethod(method)),
     }

@@ -32,7 +32,7 @@ pub use transformed::MAX_VALUES as MAX_TRANSFORM_VALUES;
 
 use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_indexed, get_varint, put_varint, BitReader, BitWriter,
-    DecTable, EncTable, FreqTable, RansDecoder,
+    DecTable, EncTable, FreqTable, RansDecoder, LANES,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
 use crate::codec::transform::{self, Transform};
@@ -471,7 +471,7 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
         .iter()
         .map(|t| t.as_ref().map_or_else(EncTable::empty, EncTable::new))
         .collect();
-    let rans = encode_indexed(&enc, INDEX_STRIDE, &idx)?;
+    let rans = encode_indexed::<LANES>(&enc, INDEX_STRIDE, &idx)?;
     let raw = bits.finish();
 
     let mut payload = Vec::with_capacity(rans.len() + raw.len() + table_bytes.len() + 64);

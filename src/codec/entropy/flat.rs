@@ -1,0 +1,300 @@
+//! Decoding [`WIDE_LANES`]-lane rANS streams with up to 16 context tables
+//! laid out flat: a context byte and a lane state find the symbol and its
+//! frequency by index arithmetic alone, which is what a SIMD gather needs.
+//!
+//! With AVX2 (detected at run time) the 32 lanes run as four 8-lane vectors:
+//! their dependency chains (two gathers, a multiply, the renormalisation)
+//! are independent, so the gathers' latencies overlap. Elsewhere (wasm, other
+//! CPUs) a scalar loop decodes the same layout. Both give the symbols of
+//! [`RansDecoder::get`] with the same tables, state for state.
+
+use super::rans::{RansDecoder, RANS_L, WIDE_LANES};
+use super::table::{FreqTable, MAX_PROB_BITS};
+use crate::error::{Error, Result};
+
+/// Contexts of a flat table set (a context byte is taken modulo this).
+pub const FLAT_CONTEXTS: usize = 16;
+/// Largest alphabet of a flat table: symbol entries have a fixed stride of
+/// `2^INFO_BITS` per context.
+pub const FLAT_ALPHABET: usize = 1 << INFO_BITS;
+const INFO_BITS: u32 = 9;
+/// A context's parameters pack its `prob_bits` below its first slot.
+const PARAM_SHIFT: u32 = 5;
+
+/// Decode tables of [`FLAT_CONTEXTS`] contexts in one layout.
+#[derive(Debug, Clone)]
+pub struct FlatTables {
+    /// Every context's slot → symbol map, one after another, then one
+    /// entry of padding (a 32-bit gather of the last slot reads 2 bytes
+    /// past it).
+    slot_sym: Vec<u16>,
+    /// `freq | start << 16` of symbol `s` of context `c` at `c << 9 | s`.
+    sym_info: Vec<u32>,
+    /// Per context: `first slot << 5 | prob_bits`.
+    params: [u32; FLAT_CONTEXTS],
+}
+
+impl FlatTables {
+    /// The tables of `tables[c]` for context `c`. Errors on an alphabet
+    /// larger than [`FLAT_ALPHABET`].
+    pub fn new(tables: &[FreqTable; FLAT_CONTEXTS]) -> Result<FlatTables> {
+        let slots: usize = tables.iter().map(|t| 1usize << t.prob_bits()).sum();
+        let mut slot_sym = Vec::with_capacity(slots + 1);
+        let mut sym_info = vec![0u32; FLAT_CONTEXTS << INFO_BITS];
+        let mut params = [0u32; FLAT_CONTEXTS];
+        for ((t, p), info) in tables
+            .iter()
+            .zip(&mut params)
+            .zip(sym_info.chunks_exact_mut(FLAT_ALPHABET))
+        {
+            if t.alphabet_size() > FLAT_ALPHABET {
+                return Err(Error::BadFreqTable("alphabet too large for a flat table"));
+            }
+            let first = u32::try_from(slot_sym.len())
+                .map_err(|_| Error::Internal("flat tables too large"))?;
+            *p = first << PARAM_SHIFT | t.prob_bits();
+            let mut start = 0u32;
+            for ((s, &f), e) in t.freqs().iter().enumerate().zip(info.iter_mut()) {
+                slot_sym.resize(slot_sym.len() + f as usize, s as u16);
+                *e = f | start << 16;
+                start += f;
+            }
+        }
+        // Frequencies sum to `2^prob_bits` (a FreqTable invariant), so every
+        // context has exactly its slots; the padding entry follows.
+        slot_sym.resize(slots + 1, 0);
+        Ok(FlatTables {
+            slot_sym,
+            sym_info,
+            params,
+        })
+    }
+
+    /// One symbol of one lane with context `ctx` (as [`RansDecoder::get`]).
+    #[inline(always)]
+    fn step(&self, ctx: u8, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
+        let c = usize::from(ctx) % FLAT_CONTEXTS;
+        let p = self.params.get(c).copied().unwrap_or(0);
+        let pb = (p & ((1 << PARAM_SHIFT) - 1)).min(MAX_PROB_BITS);
+        let s = *x;
+        let slot = s & ((1 << pb) - 1);
+        let at = ((p >> PARAM_SHIFT) + slot) as usize;
+        let sym = self.slot_sym.get(at).copied().unwrap_or(0) & (FLAT_ALPHABET as u16 - 1);
+        let info = self
+            .sym_info
+            .get(c << INFO_BITS | usize::from(sym))
+            .copied()
+            .unwrap_or(0);
+        let y = (info & 0xffff)
+            .wrapping_mul(s >> pb)
+            .wrapping_add(slot.wrapping_sub(info >> 16));
+        let w = u32::from(words.get(*pos).copied().unwrap_or(0));
+        let renorm = y < RANS_L;
+        *x = if renorm { (y << 16) | w } else { y };
+        *pos += usize::from(renorm);
+        sym
+    }
+}
+
+impl RansDecoder<'_, WIDE_LANES> {
+    /// Decodes the next symbol with context `ctx` of `tables`.
+    #[inline(always)]
+    pub fn get_flat(&mut self, tables: &FlatTables, ctx: u8) -> u16 {
+        let lane = self.lane % WIDE_LANES;
+        let mut pos = self.pos;
+        let sym = match self.states.get_mut(lane) {
+            Some(x) => tables.step(ctx, x, &mut pos, &self.words),
+            None => 0,
+        };
+        self.pos = pos;
+        self.lane = lane + 1;
+        sym
+    }
+
+    /// Decodes `out.len()` symbols, symbol `k` with context `ctxs[k]`: the
+    /// same as calling [`RansDecoder::get_flat`] for each, whole groups of
+    /// lanes at once.
+    pub fn get_many_flat(&mut self, tables: &FlatTables, ctxs: &[u8], out: &mut [u16]) {
+        let n = ctxs.len().min(out.len());
+        let (ctxs, out) = (&ctxs[..n], &mut out[..n]);
+        let head = ((WIDE_LANES - self.lane % WIDE_LANES) % WIDE_LANES).min(n);
+        let (ctx_head, ctxs) = ctxs.split_at(head);
+        let (out_head, out) = out.split_at_mut(head);
+        for (o, &c) in out_head.iter_mut().zip(ctx_head) {
+            *o = self.get_flat(tables, c);
+        }
+        let mut done = simd_groups(self, tables, ctxs, out);
+        let mut pos = self.pos;
+        for (cg, og) in ctxs[done..]
+            .chunks_exact(WIDE_LANES)
+            .zip(out[done..].chunks_exact_mut(WIDE_LANES))
+        {
+            for ((o, &c), x) in og.iter_mut().zip(cg).zip(self.states.iter_mut()) {
+                *o = tables.step(c, x, &mut pos, &self.words);
+            }
+            done += WIDE_LANES;
+        }
+        self.pos = pos;
+        for (o, &c) in out[done..].iter_mut().zip(&ctxs[done..]) {
+            *o = self.get_flat(tables, c);
+        }
+    }
+}
+
+/// Whole groups decoded with AVX2 when the CPU has it; returns the
+/// symbols done (a multiple of [`WIDE_LANES`]; 0 without AVX2).
+#[cfg(target_arch = "x86_64")]
+fn simd_groups(
+    dec: &mut RansDecoder<'_, WIDE_LANES>,
+    tables: &FlatTables,
+    ctxs: &[u8],
+    out: &mut [u16],
+) -> usize {
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        unsafe { avx2::groups(dec, tables, ctxs, out) }
+    } else {
+        0
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_groups(
+    _: &mut RansDecoder<'_, WIDE_LANES>,
+    _: &FlatTables,
+    _: &[u8],
+    _: &mut [u16],
+) -> usize {
+    0
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{FlatTables, FLAT_ALPHABET, INFO_BITS, PARAM_SHIFT, WIDE_LANES};
+    use crate::codec::entropy::rans::{RansDecoder, WORD_PAD};
+
+    /// For each 8-bit renormalisation mask, which of the loaded words each
+    /// lane takes: lane `l` takes the word after those of the renormalising
+    /// lanes below it.
+    static PICK: [u64; 256] = {
+        let mut t = [0u64; 256];
+        let mut m = 0;
+        while m < 256 {
+            let (mut k, mut l) = (0u64, 0);
+            while l < 8 {
+                t[m] |= k << (8 * l);
+                k += (m >> l & 1) as u64;
+                l += 1;
+            }
+            m += 1;
+        }
+        t
+    };
+
+    /// Decodes whole groups of 32 symbols while the stream has words left
+    /// (a corrupt stream that runs out goes on in the scalar loop, which
+    /// reads zeros). Returns the symbols done.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn groups(
+        dec: &mut RansDecoder<'_, WIDE_LANES>,
+        t: &FlatTables,
+        ctxs: &[u8],
+        out: &mut [u16],
+    ) -> usize {
+        // The gathers below stay in bounds because of these sizes: a slot
+        // index is a context's first slot plus `x & (2^prob_bits - 1)`,
+        // and a symbol entry is `(ctx & 15) << 9 | (sym & 511)`.
+        let slots_ok = t.params.iter().all(|&p| {
+            let end = (p >> PARAM_SHIFT) as usize + (1usize << (p & 31).min(15));
+            end < t.slot_sym.len()
+        });
+        let words = dec.words.as_slice();
+        if !slots_ok
+            || t.sym_info.len() != t.params.len() << INFO_BITS
+            || words.len() < dec.len + WORD_PAD
+        {
+            return 0;
+        }
+        let (plo, phi) = (
+            _mm256_loadu_si256(t.params.as_ptr().cast()),
+            _mm256_loadu_si256(t.params.as_ptr().add(8).cast()),
+        );
+        let one = _mm256_set1_epi32(1);
+        let pb_mask = _mm256_set1_epi32((1 << PARAM_SHIFT) - 1);
+        let sym_mask = _mm256_set1_epi32(FLAT_ALPHABET as i32 - 1);
+        let low16 = _mm256_set1_epi32(0xffff);
+        let seven = _mm256_set1_epi32(7);
+        let ctx_mask = _mm256_set1_epi32(15);
+        let mut x = [_mm256_setzero_si256(); 4];
+        for (v, s) in x.iter_mut().zip(dec.states.chunks_exact(8)) {
+            *v = _mm256_loadu_si256(s.as_ptr().cast());
+        }
+        let mut pos = dec.pos;
+        let mut done = 0;
+        for (cg, og) in ctxs
+            .chunks_exact(WIDE_LANES)
+            .zip(out.chunks_exact_mut(WIDE_LANES))
+        {
+            // Each step reads 8 words at `pos` and moves it by at most 8,
+            // so four steps from `pos <= len` stay inside the padding.
+            if pos > dec.len {
+                break;
+            }
+            for ((v, c8), o8) in x
+                .iter_mut()
+                .zip(cg.chunks_exact(8))
+                .zip(og.chunks_exact_mut(8))
+            {
+                let c = _mm256_and_si256(
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(c8.as_ptr().cast())),
+                    ctx_mask,
+                );
+                let p = _mm256_blendv_epi8(
+                    _mm256_permutevar8x32_epi32(plo, c),
+                    _mm256_permutevar8x32_epi32(phi, c),
+                    _mm256_cmpgt_epi32(c, seven),
+                );
+                let pb = _mm256_and_si256(p, pb_mask);
+                let slot = _mm256_and_si256(*v, _mm256_sub_epi32(_mm256_sllv_epi32(one, pb), one));
+                let at = _mm256_add_epi32(_mm256_srli_epi32::<PARAM_SHIFT_I>(p), slot);
+                let sym = _mm256_and_si256(
+                    _mm256_i32gather_epi32::<2>(t.slot_sym.as_ptr().cast(), at),
+                    sym_mask,
+                );
+                let info = _mm256_i32gather_epi32::<4>(
+                    t.sym_info.as_ptr().cast(),
+                    _mm256_or_si256(_mm256_slli_epi32::<INFO_BITS_I>(c), sym),
+                );
+                let y = _mm256_add_epi32(
+                    _mm256_mullo_epi32(_mm256_and_si256(info, low16), _mm256_srlv_epi32(*v, pb)),
+                    _mm256_sub_epi32(slot, _mm256_srli_epi32::<16>(info)),
+                );
+                let renorm = _mm256_cmpeq_epi32(_mm256_srli_epi32::<16>(y), _mm256_setzero_si256());
+                let m = _mm256_movemask_ps(_mm256_castsi256_ps(renorm)) as usize & 0xff;
+                let pick = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(PICK[m] as i64));
+                let w = _mm256_permutevar8x32_epi32(
+                    _mm256_cvtepu16_epi32(_mm_loadu_si128(words.as_ptr().add(pos).cast())),
+                    pick,
+                );
+                pos += m.count_ones() as usize;
+                *v = _mm256_blendv_epi8(y, _mm256_or_si256(_mm256_slli_epi32::<16>(y), w), renorm);
+                let packed = _mm256_permute4x64_epi64::<0b1000>(_mm256_packus_epi32(sym, sym));
+                _mm_storeu_si128(o8.as_mut_ptr().cast(), _mm256_castsi256_si128(packed));
+            }
+            done += WIDE_LANES;
+        }
+        for (v, s) in x.iter().zip(dec.states.chunks_exact_mut(8)) {
+            _mm256_storeu_si256(s.as_mut_ptr().cast(), *v);
+        }
+        dec.pos = pos;
+        done
+    }
+
+    const PARAM_SHIFT_I: i32 = PARAM_SHIFT as i32;
+    const INFO_BITS_I: i32 = INFO_BITS as i32;
+}
