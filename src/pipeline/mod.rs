@@ -573,6 +573,21 @@ impl Expect {
 /// browser). The decoded length is checked against the container's limit
 /// before anything is allocated.
 pub fn decode_chunk(dtype: Dtype, chunk: &ChunkHeader, payload: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    decode_chunk_into(dtype, chunk, payload, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_chunk`] into a buffer that may be reused: its old bytes are
+/// overwritten, not cleared first (every decoder writes every byte, and
+/// the checksum would catch one that did not), which saves zeroing
+/// megabytes per chunk.
+pub fn decode_chunk_into(
+    dtype: Dtype,
+    chunk: &ChunkHeader,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let limit = crate::container::MAX_CHUNK_RAW;
     let len = usize::try_from(chunk.decoded_len)
         .ok()
@@ -582,10 +597,35 @@ pub fn decode_chunk(dtype: Dtype, chunk: &ChunkHeader, payload: &[u8]) -> Result
             len: chunk.decoded_len,
             limit,
         })?;
-    let mut out = vec![0u8; len];
-    codec::decode_chunk(dtype, payload, &mut out)?;
-    chunk.verify(&out)?;
-    Ok(out)
+    out.resize(len, 0);
+    codec::decode_chunk(dtype, payload, out)?;
+    chunk.verify(out)
+}
+
+/// Chunk buffers handed back once written, for the next chunks: a fresh
+/// multi-megabyte allocation per chunk costs page faults and zeroing that
+/// show next to the decoder. Holds at most [`BufferPool::KEEP`] buffers.
+#[derive(Default)]
+struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    const KEEP: usize = 4;
+
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < Self::KEEP {
+                v.push(buf);
+            }
+        }
+    }
 }
 
 /// Decompress a `.stz` stream, writing the safetensors file to `output`
@@ -610,10 +650,11 @@ pub fn decompress<R: Read, W: Write + Send>(
     let mut raw_done = header.raw().len() as u64;
     let raw_total = header.file_len();
     let tensors = &mut report.tensors;
+    let pool = BufferPool::default();
     ordered_map_chunks(
         opts,
         || {
-            let mut payload = Vec::new();
+            let mut payload = pool.take();
             let Some(ch) = reader.next_chunk(&mut payload)? else {
                 return Ok(None);
             };
@@ -621,8 +662,11 @@ pub fn decompress<R: Read, W: Write + Send>(
             Ok(Some((ch, dtype, payload)))
         },
         |(ch, dtype, payload): (ChunkHeader, Dtype, Vec<u8>)| {
-            let out = decode_chunk(dtype, &ch, &payload)?;
-            Ok((ch, payload.len(), out))
+            let mut out = pool.take();
+            decode_chunk_into(dtype, &ch, &payload, &mut out)?;
+            let stored = payload.len();
+            pool.give(payload);
+            Ok((ch, stored, out))
         },
         |(ch, stored, out): (ChunkHeader, usize, Vec<u8>)| {
             file_hash.update(&out);
@@ -633,6 +677,7 @@ pub fn decompress<R: Read, W: Write + Send>(
                 t.stored_bytes += stored as u64;
             }
             raw_done += out.len() as u64;
+            pool.give(out);
             progress(Progress {
                 raw_bytes: raw_done,
                 raw_total,

@@ -758,32 +758,43 @@ fn decode_values<F: Bits>(
     let bits = &mut local;
     let mut ctxs = [0u8; DECODE_BLOCK];
     let mut syms = [0u16; DECODE_BLOCK];
+    // Per value `q - FIRST_REL - BIAS`: an in-range symbol plus this is `L`.
+    let mut lbase = [0i32; DECODE_BLOCK];
     for (b, oblock) in out.chunks_mut(DECODE_BLOCK * F::W).enumerate() {
         let first = b * DECODE_BLOCK;
         let m = oblock.len() / F::W;
         for (i, blk, seg) in row_segments(first, m, row_len) {
-            let base = sc.global + sc.row_offset(i);
+            let base = sc.global + sc.row_offset(i) - FIRST_REL - BIAS;
             let class = usize::from(sc.dropped.get(i).is_some_and(|&d| d > 0)) * FRAC_CONTEXTS;
-            let (Some(cx), Some(cs)) = (ctxs.get_mut(blk), cols.get(seg)) else {
-                break;
-            };
-            for (cx, &c) in cx.iter_mut().zip(cs) {
-                *cx = (class + ((base + c) & FRAC_MASK) as usize) as u8;
-            }
-        }
-        src.get_many(&ctxs[..m], &mut syms[..m]);
-        for (i, blk, seg) in row_segments(first, m, row_len) {
-            let base = sc.global + sc.row_offset(i);
-            let d32 = u32::from(sc.dropped.get(i).copied().unwrap_or(0));
-            let nraw = F::in_range_raw_bits(d32);
-            let bytes = blk.start * F::W..blk.end * F::W;
-            let (Some(ob), Some(cs), Some(ss)) =
-                (oblock.get_mut(bytes), cols.get(seg), syms.get(blk))
+            let (Some(cx), Some(lb), Some(cs)) =
+                (ctxs.get_mut(blk.clone()), lbase.get_mut(blk), cols.get(seg))
             else {
                 break;
             };
-            for ((ob, &c), &sym) in ob.chunks_exact_mut(F::W).zip(cs).zip(ss) {
-                F::store(decode_value::<F>(sym, base + c, d32, nraw, bits), ob);
+            // |q| < 2^21 (`g` and the offsets are checked), so `i32` holds it.
+            for ((cx, lb), &c) in cx.iter_mut().zip(lb.iter_mut()).zip(cs) {
+                let q = base + c + FIRST_REL + BIAS;
+                *cx = (class + (q & FRAC_MASK) as usize) as u8;
+                *lb = (base + c) as i32;
+            }
+        }
+        src.get_many(&ctxs[..m], &mut syms[..m]);
+        for (i, blk, _) in row_segments(first, m, row_len) {
+            let d = u32::from(sc.dropped.get(i).copied().unwrap_or(0));
+            let bytes = blk.start * F::W..blk.end * F::W;
+            let (Some(ob), Some(lb), Some(ss)) =
+                (oblock.get_mut(bytes), lbase.get(blk.clone()), syms.get(blk))
+            else {
+                break;
+            };
+            if d <= F::MANT_BITS - LOG_FRAC_BITS {
+                decode_row_part::<F>(ob, ss, lb, d, bits);
+            } else {
+                let nraw = F::in_range_raw_bits(d);
+                for ((ob, &l), &sym) in ob.chunks_exact_mut(F::W).zip(lb).zip(ss) {
+                    let q = i64::from(l) + FIRST_REL + BIAS;
+                    F::store(decode_value::<F>(sym, q, d, nraw, bits), ob);
+                }
             }
         }
     }
@@ -810,6 +821,43 @@ fn row_segments(
         k += len;
         Some(seg)
     })
+}
+
+/// The values of part of a row whose dropped bits `d` leave mantissa bits
+/// below `L` (`d <= M - 3`, every row but near-empty ones): an in-range
+/// raw field is then exactly the sign over `M - 3 - d` mantissa bits, so
+/// shifting it left by `d` puts the sign at bit `M - 3` whatever `d` is,
+/// and the loop needs no per-row masks.
+/// Not inlined: alone, its loop keeps every pointer and constant in a
+/// register.
+#[inline(never)]
+fn decode_row_part<F: Bits>(
+    out: &mut [u8],
+    syms: &[u16],
+    lbase: &[i32],
+    d: u32,
+    reader: &mut BitReader,
+) {
+    let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
+    let nraw = F::in_range_raw_bits(d);
+    let n = syms.len().min(lbase.len()).min(out.len() / F::W);
+    let (out, syms, lbase) = (&mut out[..n * F::W], &syms[..n], &lbase[..n]);
+    let mut local = reader.clone();
+    let bits = &mut local;
+    for ((ob, &lb), &sym) in out.chunks_exact_mut(F::W).zip(lbase).zip(syms) {
+        let v = if sym >= FIRST_REL as u16 {
+            let l = (i64::from(sym) + i64::from(lb)) as u64 & low_mask(F::EXP_BITS + LOG_FRAC_BITS);
+            let shifted = bits.get(nraw) << d;
+            ((shifted >> frac_shift) << (F::EXP_BITS + F::MANT_BITS))
+                | (l << frac_shift)
+                | (shifted & low_mask(frac_shift))
+        } else {
+            let nraw = exceptional_width::<F>(sym, d);
+            exceptional_value::<F>(bits.get_wide(nraw), nraw, d)
+        };
+        F::store(v, ob);
+    }
+    *reader = local;
 }
 
 /// One value from its symbol, expected scale `q`, the row's dropped bits
