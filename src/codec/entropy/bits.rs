@@ -145,6 +145,19 @@ impl<'a> BitReader<'a> {
         self.consumed
     }
 
+    /// The whole input, for a caller that reads several fields at once
+    /// (SIMD) from [`BitReader::bits_consumed`] and then [`BitReader::skip`]s
+    /// them.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Moves past `nbits` bits read directly from [`BitReader::data`].
+    #[inline(always)]
+    pub fn skip(&mut self, nbits: u64) {
+        self.consumed += nbits;
+    }
+
     /// Whole bytes touched so far: `ceil(bits_consumed / 8)`.
     pub fn bytes_consumed(&self) -> u64 {
         self.consumed.div_ceil(8)

@@ -42,6 +42,9 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use super::builtin;
+
+#[cfg(target_arch = "x86_64")]
+mod simd;
 use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_indexed, get_varint, put_varint, BitReader, BitWriter,
     DecTable, EncTable, FlatTables, FreqTable, RansDecoder, LANES, WIDE_LANES,
@@ -824,12 +827,8 @@ fn row_segments(
 }
 
 /// The values of part of a row whose dropped bits `d` leave mantissa bits
-/// below `L` (`d <= M - 3`, every row but near-empty ones): an in-range
-/// raw field is then exactly the sign over `M - 3 - d` mantissa bits, so
-/// shifting it left by `d` puts the sign at bit `M - 3` whatever `d` is,
-/// and the loop needs no per-row masks.
-/// Not inlined: alone, its loop keeps every pointer and constant in a
-/// register.
+/// below `L` (`d <= M - 3`, every row but near-empty ones). Not inlined:
+/// alone, its loop keeps every pointer and constant in a register.
 #[inline(never)]
 fn decode_row_part<F: Bits>(
     out: &mut [u8],
@@ -838,26 +837,51 @@ fn decode_row_part<F: Bits>(
     d: u32,
     reader: &mut BitReader,
 ) {
-    let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
-    let nraw = F::in_range_raw_bits(d);
+    #[cfg(target_arch = "x86_64")]
+    if F::W == 4 && F::MANT_BITS == 23 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        unsafe { simd::decode_row_part_f32(out, syms, lbase, d, reader) };
+        return;
+    }
+    decode_row_part_scalar::<F>(out, syms, lbase, d, reader);
+}
+
+#[inline(always)]
+fn decode_row_part_scalar<F: Bits>(
+    out: &mut [u8],
+    syms: &[u16],
+    lbase: &[i32],
+    d: u32,
+    reader: &mut BitReader,
+) {
     let n = syms.len().min(lbase.len()).min(out.len() / F::W);
     let (out, syms, lbase) = (&mut out[..n * F::W], &syms[..n], &lbase[..n]);
     let mut local = reader.clone();
     let bits = &mut local;
+    let nraw = F::in_range_raw_bits(d);
     for ((ob, &lb), &sym) in out.chunks_exact_mut(F::W).zip(lbase).zip(syms) {
-        let v = if sym >= FIRST_REL as u16 {
-            let l = (i64::from(sym) + i64::from(lb)) as u64 & low_mask(F::EXP_BITS + LOG_FRAC_BITS);
-            let shifted = bits.get(nraw) << d;
-            ((shifted >> frac_shift) << (F::EXP_BITS + F::MANT_BITS))
-                | (l << frac_shift)
-                | (shifted & low_mask(frac_shift))
-        } else {
-            let nraw = exceptional_width::<F>(sym, d);
-            exceptional_value::<F>(bits.get_wide(nraw), nraw, d)
-        };
-        F::store(v, ob);
+        F::store(decode_in_row::<F>(sym, lb, d, nraw, bits), ob);
     }
     *reader = local;
+}
+
+/// One value of a row with `d <= M - 3`: an in-range raw field is then
+/// exactly the sign over `M - 3 - d` mantissa bits, so shifting it left by
+/// `d` puts the sign at bit `M - 3` whatever `d` is, and no per-row mask is
+/// needed. `lb` is `q - FIRST_REL - BIAS`.
+#[inline(always)]
+fn decode_in_row<F: Bits>(sym: u16, lb: i32, d: u32, nraw: u32, bits: &mut BitReader) -> u64 {
+    let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
+    if sym >= FIRST_REL as u16 {
+        let l = (i64::from(sym) + i64::from(lb)) as u64 & low_mask(F::EXP_BITS + LOG_FRAC_BITS);
+        let shifted = bits.get(nraw) << d;
+        ((shifted >> frac_shift) << (F::EXP_BITS + F::MANT_BITS))
+            | (l << frac_shift)
+            | (shifted & low_mask(frac_shift))
+    } else {
+        let nraw = exceptional_width::<F>(sym, d);
+        exceptional_value::<F>(bits.get_wide(nraw), nraw, d)
+    }
 }
 
 /// One value from its symbol, expected scale `q`, the row's dropped bits
