@@ -2,7 +2,7 @@
 //! and readers. Every number here is part of the on-disk format (see
 //! `docs/FORMAT.md`); changing one is a format change.
 
-use xxhash_rust::xxh3::xxh3_64;
+use crate::container::hash::xxh3_64;
 
 pub(crate) use crate::io::read_full;
 

@@ -1,7 +1,7 @@
 //! Chunk frames: a fixed 32-byte self-checking header, then the opaque
 //! codec payload. Self-delimiting so a sequential reader needs no index.
 
-use xxhash_rust::xxh3::xxh3_64;
+use crate::container::hash::xxh3_64;
 
 use super::format::*;
 use crate::error::{Error, Result};

@@ -1,9 +1,9 @@
 //! Preamble + header block: magic, version, flags and the deflated original
 //! safetensors header (its exact bytes, length prefix included).
 
+use crate::container::hash::xxh3_64;
 use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
 use miniz_oxide::inflate::TINFLStatus;
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::format::*;
 use crate::error::{Error, Result};

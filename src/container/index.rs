@@ -5,7 +5,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
-use xxhash_rust::xxh3::xxh3_64;
+use crate::container::hash::xxh3_64;
 
 use super::format::*;
 use super::frame::{check_chunk_limits, parse_frame_header_at, ChunkHeader};

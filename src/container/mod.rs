@@ -17,6 +17,7 @@
 
 mod format;
 mod frame;
+pub(crate) mod hash;
 mod header;
 mod index;
 mod reader;

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use xxhash_rust::xxh3::Xxh3;
+use crate::container::hash::Xxh3;
 
 use super::format::*;
 use super::frame::{parse_frame_header_at, ChunkHeader};

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use xxhash_rust::xxh3::xxh3_64;
+use crate::container::hash::xxh3_64;
 
 use super::format::*;
 use super::frame::{check_chunk_limits, FrameHeader};

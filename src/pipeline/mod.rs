@@ -10,7 +10,7 @@ pub mod session;
 
 use std::io::{Read, Seek, Write};
 
-use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+use crate::container::hash::{xxh3_64, Xxh3};
 
 use crate::codec::transform::Transform;
 use crate::codec::{self, lossless};
@@ -602,17 +602,26 @@ pub fn decode_chunk_into(
     chunk.verify(out)
 }
 
-/// Chunk buffers handed back once written, for the next chunks: a fresh
-/// multi-megabyte allocation per chunk costs page faults and zeroing that
-/// show next to the decoder. Holds at most [`BufferPool::KEEP`] buffers.
-#[derive(Default)]
-struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
+/// Chunk buffers handed back once used, for the next chunks: a fresh
+/// multi-megabyte buffer per chunk costs page faults and zeroing that show
+/// next to the decoder. Keeps at most `keep` buffers: about as many as are
+/// in use at once (one per chunk in flight, and a couple changing hands),
+/// so memory stays what the chunks in flight need.
+struct BufferPool {
+    free: std::sync::Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+}
 
 impl BufferPool {
-    const KEEP: usize = 4;
+    fn new(keep: usize) -> BufferPool {
+        BufferPool {
+            free: std::sync::Mutex::new(Vec::with_capacity(keep)),
+            keep,
+        }
+    }
 
     fn take(&self) -> Vec<u8> {
-        self.0
+        self.free
             .lock()
             .ok()
             .and_then(|mut v| v.pop())
@@ -620,8 +629,8 @@ impl BufferPool {
     }
 
     fn give(&self, buf: Vec<u8>) {
-        if let Ok(mut v) = self.0.lock() {
-            if v.len() < Self::KEEP {
+        if let Ok(mut v) = self.free.lock() {
+            if v.len() < self.keep {
                 v.push(buf);
             }
         }
@@ -650,7 +659,7 @@ pub fn decompress<R: Read, W: Write + Send>(
     let mut raw_done = header.raw().len() as u64;
     let raw_total = header.file_len();
     let tensors = &mut report.tensors;
-    let pool = BufferPool::default();
+    let pool = BufferPool::new(opts.in_flight() + 2);
     ordered_map_chunks(
         opts,
         || {

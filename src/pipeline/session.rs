@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 
-use xxhash_rust::xxh3::Xxh3;
+use crate::container::hash::Xxh3;
 
 use super::lossy::{check_target, choose_step, multipliers, Stats, StatsBuilder};
 use super::{chunking, Assembler, Chunk, EncodedChunk, Expect, LossyOptions, Options, Report};

@@ -364,12 +364,12 @@ impl<'a, const N: usize> RansDecoder<'a, N> {
             *s = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
         let len = rest.len() / 2;
-        let mut words = Vec::with_capacity(len + WORD_PAD);
-        words.extend(
-            rest.chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]])),
-        );
-        words.resize(len + WORD_PAD, 0);
+        // Zeros, then the words over them: a loop the compiler turns into
+        // a copy (collecting from an iterator went a word at a time).
+        let mut words = vec![0u16; len + WORD_PAD];
+        for (w, c) in words.iter_mut().zip(rest.chunks_exact(2)) {
+            *w = u16::from_le_bytes([c[0], c[1]]);
+        }
         Ok(RansDecoder {
             states,
             lane: 0,
