@@ -402,3 +402,37 @@ fn binary_output_to_a_terminal_is_refused() {
     assert!(text.contains("rc=0"), "{text}");
     assert!(!text.contains("terminal"), "{text}");
 }
+
+/// An existing output that is not a regular file is written in place:
+/// renaming the temporary file over a FIFO (or `/dev/null`) would replace
+/// it with a regular file.
+#[test]
+#[cfg(unix)]
+fn output_to_a_fifo_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let original = sample();
+    std::fs::write(dir.path().join("m.safetensors"), &original).unwrap();
+    assert!(stzip(&["compress", "m.safetensors"], dir.path())
+        .status
+        .success());
+    let fifo = dir.path().join("out.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    // No --force: nothing is overwritten.
+    let o = stzip(
+        &["decompress", "m.safetensors.stz", "-o", "out.fifo"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Checked before joining: a replaced FIFO would leave the reader waiting.
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(reader.join().unwrap(), original);
+}

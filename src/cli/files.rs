@@ -1,8 +1,10 @@
 //! Input and output files: `-` for stdin/stdout; outputs are written to a
 //! temporary file beside the target and renamed into place only on success,
-//! so a failed or interrupted run never leaves a half-written output.
+//! so a failed or interrupted run never leaves a half-written output. An
+//! existing output that is not a regular file (`/dev/null`, a FIFO) is
+//! written in place: renaming over it would replace it with a file.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -37,6 +39,8 @@ impl Read for Input {
 
 pub enum Output {
     Stdout(BufWriter<io::Stdout>),
+    /// A device or FIFO, written directly.
+    Special(BufWriter<File>),
     File {
         file: BufWriter<File>,
         temp: PathBuf,
@@ -60,7 +64,19 @@ impl Output {
             )));
         }
         let target = PathBuf::from(path);
-        if target.exists() && !force {
+        let kind = std::fs::metadata(&target).map(|m| m.file_type());
+        if kind.as_ref().is_ok_and(|k| !k.is_file() && !k.is_dir()) {
+            // Nothing is overwritten, so no --force needed (as zstd does).
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(|e| Failure {
+                    message: format!("cannot open {path}: {e}"),
+                    code: 1,
+                })?;
+            return Ok(Output::Special(BufWriter::with_capacity(1 << 20, file)));
+        }
+        if kind.is_ok() && !force {
             return Err(Failure::usage(format!(
                 "{path} already exists (use --force to overwrite)"
             )));
@@ -81,6 +97,7 @@ impl Output {
     pub fn commit(self) -> io::Result<()> {
         match self {
             Output::Stdout(mut s) => s.flush(),
+            Output::Special(mut f) => f.flush(),
             Output::File { file, temp, target } => {
                 let file = file.into_inner().map_err(|e| e.into_error())?;
                 file.sync_all()?;
@@ -110,12 +127,14 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(s) => s.write(buf),
+            Output::Special(f) => f.write(buf),
             Output::File { file, .. } => file.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(s) => s.flush(),
+            Output::Special(f) => f.flush(),
             Output::File { file, .. } => file.flush(),
         }
     }
