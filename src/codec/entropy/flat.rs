@@ -5,10 +5,10 @@
 //! With AVX2 (detected at run time) the 32 lanes run as four 8-lane vectors:
 //! their dependency chains (two gathers, a multiply, the renormalisation)
 //! are independent, so the gathers' latencies overlap. Elsewhere (wasm, other
-//! CPUs) a scalar loop decodes the same layout. Both give the symbols of
+//! CPUs) the lane steps decode the same layout. Both give the symbols of
 //! [`RansDecoder::get`] with the same tables, state for state.
 
-use super::rans::{RansDecoder, RANS_L, WIDE_LANES};
+use super::rans::{ContextTables, RansDecoder, RANS_L, WIDE_LANES};
 use super::table::{FreqTable, MAX_PROB_BITS};
 use crate::error::{Error, Result};
 
@@ -69,8 +69,10 @@ impl FlatTables {
             params,
         })
     }
+}
 
-    /// One symbol of one lane with context `ctx` (as [`RansDecoder::get`]).
+impl ContextTables<WIDE_LANES> for FlatTables {
+    /// Context `ctx % 16`.
     #[inline(always)]
     fn step(&self, ctx: u8, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
         let c = usize::from(ctx) % FLAT_CONTEXTS;
@@ -94,50 +96,10 @@ impl FlatTables {
         *pos += usize::from(renorm);
         sym
     }
-}
 
-impl RansDecoder<'_, WIDE_LANES> {
-    /// Decodes the next symbol with context `ctx` of `tables`.
-    #[inline(always)]
-    pub fn get_flat(&mut self, tables: &FlatTables, ctx: u8) -> u16 {
-        let lane = self.lane % WIDE_LANES;
-        let mut pos = self.pos;
-        let sym = match self.states.get_mut(lane) {
-            Some(x) => tables.step(ctx, x, &mut pos, &self.words),
-            None => 0,
-        };
-        self.pos = pos;
-        self.lane = lane + 1;
-        sym
-    }
-
-    /// Decodes `out.len()` symbols, symbol `k` with context `ctxs[k]`: the
-    /// same as calling [`RansDecoder::get_flat`] for each, whole groups of
-    /// lanes at once.
-    pub fn get_many_flat(&mut self, tables: &FlatTables, ctxs: &[u8], out: &mut [u16]) {
-        let n = ctxs.len().min(out.len());
-        let (ctxs, out) = (&ctxs[..n], &mut out[..n]);
-        let head = ((WIDE_LANES - self.lane % WIDE_LANES) % WIDE_LANES).min(n);
-        let (ctx_head, ctxs) = ctxs.split_at(head);
-        let (out_head, out) = out.split_at_mut(head);
-        for (o, &c) in out_head.iter_mut().zip(ctx_head) {
-            *o = self.get_flat(tables, c);
-        }
-        let mut done = simd_groups(self, tables, ctxs, out);
-        let mut pos = self.pos;
-        for (cg, og) in ctxs[done..]
-            .chunks_exact(WIDE_LANES)
-            .zip(out[done..].chunks_exact_mut(WIDE_LANES))
-        {
-            for ((o, &c), x) in og.iter_mut().zip(cg).zip(self.states.iter_mut()) {
-                *o = tables.step(c, x, &mut pos, &self.words);
-            }
-            done += WIDE_LANES;
-        }
-        self.pos = pos;
-        for (o, &c) in out[done..].iter_mut().zip(&ctxs[done..]) {
-            *o = self.get_flat(tables, c);
-        }
+    /// With AVX2: four 8-lane vectors at a time.
+    fn groups(&self, dec: &mut RansDecoder<'_, WIDE_LANES>, ctxs: &[u8], out: &mut [u16]) -> usize {
+        simd_groups(dec, self, ctxs, out)
     }
 }
 

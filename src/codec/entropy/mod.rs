@@ -68,8 +68,8 @@ pub use bytes::{
 };
 pub use flat::{FlatTables, FLAT_ALPHABET, FLAT_CONTEXTS};
 pub use rans::{
-    encode_indexed, DecTable, EncTable, RansDecoder, RansEncoder, RansStream, LANES, RANS_L,
-    WIDE_LANES,
+    encode_indexed, ContextTables, DecTable, EncTable, RansDecoder, RansEncoder, RansStream, LANES,
+    RANS_L, WIDE_LANES,
 };
 pub use table::{FreqTable, MAX_ALPHABET, MAX_PROB_BITS, MIN_PROB_BITS};
 

@@ -294,8 +294,34 @@ impl From<&FreqTable> for DecTable {
     }
 }
 
-/// One symbol of one lane: the state update and branchless renormalisation
-/// shared by [`RansDecoder::get`] and [`RansDecoder::get_many`].
+/// Tables a run of symbols is decoded with, chosen per symbol by a context
+/// byte: one lane step, and optionally whole groups of lanes by a faster
+/// path that gives the same symbols.
+pub trait ContextTables<const N: usize> {
+    /// One symbol of lane state `x` with context `ctx`; a renormalisation
+    /// takes `words[*pos]` (zero past the end) and advances `pos`.
+    fn step(&self, ctx: u8, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16;
+
+    /// Decodes whole groups of `N` symbols from lane 0, updating the
+    /// decoder's states and position; returns the symbols done (a multiple
+    /// of `N`, possibly 0: the lane steps do the rest).
+    fn groups(&self, _dec: &mut RansDecoder<'_, N>, _ctxs: &[u8], _out: &mut [u16]) -> usize {
+        0
+    }
+}
+
+/// Table `ctx % C`.
+impl<const C: usize, const N: usize> ContextTables<N> for [DecTable; C] {
+    #[inline(always)]
+    fn step(&self, ctx: u8, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
+        match self.get(usize::from(ctx) % C) {
+            Some(t) => decode_step(t, x, pos, words),
+            None => 0,
+        }
+    }
+}
+
+/// One symbol of one lane: the state update and branchless renormalisation.
 #[inline(always)]
 fn decode_step(t: &DecTable, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
     let s = *x;
@@ -384,10 +410,16 @@ impl<'a, const N: usize> RansDecoder<'a, N> {
     /// it returns some symbol of the table and `finish` reports the error.
     #[inline(always)]
     pub fn get(&mut self, table: &DecTable) -> u16 {
+        self.get_ctx(std::array::from_ref(table), 0)
+    }
+
+    /// Decodes the next symbol with context `ctx` of `tables`.
+    #[inline(always)]
+    pub fn get_ctx<T: ContextTables<N>>(&mut self, tables: &T, ctx: u8) -> u16 {
         let lane = self.lane % N;
         let mut pos = self.pos;
         let sym = match self.states.get_mut(lane) {
-            Some(x) => decode_step(table, x, &mut pos, &self.words),
+            Some(x) => tables.step(ctx, x, &mut pos, &self.words),
             None => 0,
         };
         self.pos = pos;
@@ -395,42 +427,40 @@ impl<'a, const N: usize> RansDecoder<'a, N> {
         sym
     }
 
-    /// Decodes `out.len()` symbols, symbol `k` with `tables[ctxs[k] % C]`:
-    /// the same as calling [`RansDecoder::get`] for each, but whole groups
-    /// of `N` symbols run with the states in registers, so the lanes'
-    /// dependency chains overlap.
-    pub fn get_many<const C: usize>(
-        &mut self,
-        tables: &[DecTable; C],
-        ctxs: &[u8],
-        out: &mut [u16],
-    ) {
+    /// Decodes `out.len()` symbols, symbol `k` with context `ctxs[k]`: the
+    /// same as calling [`RansDecoder::get_ctx`] for each, but whole groups
+    /// of `N` symbols run together (the tables' faster path first, if they
+    /// have one), so the lanes' dependency chains overlap.
+    pub fn get_many<T: ContextTables<N>>(&mut self, tables: &T, ctxs: &[u8], out: &mut [u16]) {
         let n = ctxs.len().min(out.len());
         let (ctxs, out) = (&ctxs[..n], &mut out[..n]);
         let head = ((N - self.lane % N) % N).min(n);
         let (ctx_head, ctxs) = ctxs.split_at(head);
         let (out_head, out) = out.split_at_mut(head);
         for (o, &c) in out_head.iter_mut().zip(ctx_head) {
-            *o = self.get(&tables[usize::from(c) % C]);
+            *o = self.get_ctx(tables, c);
         }
+        let fast = tables.groups(self, ctxs, out);
+        let mut done = fast - fast % N;
         let mut st = self.states;
         let mut pos = self.pos;
         let words = self.words.as_slice();
-        let mut groups = 0;
-        for (cg, og) in ctxs.chunks_exact(N).zip(out.chunks_exact_mut(N)) {
+        let rest = ctxs.get(done..).unwrap_or(&[]);
+        let rest_out = out.get_mut(done..).unwrap_or(&mut []);
+        for (cg, og) in rest.chunks_exact(N).zip(rest_out.chunks_exact_mut(N)) {
             // A constant trip count: the loop unrolls, lane indices become
             // constants (and 8 states stay in registers).
             for ((o, &c), x) in og.iter_mut().zip(cg).zip(st.iter_mut()) {
-                *o = decode_step(&tables[usize::from(c) % C], x, &mut pos, words);
+                *o = tables.step(c, x, &mut pos, words);
             }
-            groups += 1;
+            done += N;
         }
         self.states = st;
         self.pos = pos;
-        let done = groups * N;
         self.lane = (self.lane + done) % N;
-        for (o, &c) in out[done..].iter_mut().zip(&ctxs[done..]) {
-            *o = self.get(&tables[usize::from(c) % C]);
+        let tail = ctxs.get(done..).unwrap_or(&[]);
+        for (o, &c) in out.iter_mut().skip(done).zip(tail) {
+            *o = self.get_ctx(tables, c);
         }
     }
 

@@ -644,8 +644,9 @@ fn wide_case(n: usize, seed: u64) -> ([FreqTable; FLAT_CONTEXTS], Vec<u8>, Vec<u
     (tables, ctxs, syms, bytes)
 }
 
-/// Decodes `ctxs.len()` symbols with `get_many_flat` in runs of assorted
-/// lengths after `split` single ones; the decoder is returned to finish.
+/// Decodes `ctxs.len()` symbols with `get_many` over flat tables, in runs
+/// of assorted lengths after `split` single ones; the decoder is returned
+/// to finish.
 fn flat_runs<'a>(
     bytes: &'a [u8],
     flat: &FlatTables,
@@ -656,7 +657,7 @@ fn flat_runs<'a>(
     let split = split.min(ctxs.len());
     let mut got: Vec<u16> = ctxs[..split]
         .iter()
-        .map(|&c| dec.get_flat(flat, c))
+        .map(|&c| dec.get_ctx(flat, c))
         .collect();
     let mut i = split;
     for len in [0usize, 31, 1, 32, 33, 64, 2048, 7, 4096].iter().cycle() {
@@ -665,7 +666,7 @@ fn flat_runs<'a>(
         }
         let end = (i + len).min(ctxs.len());
         let mut out = vec![0u16; end - i];
-        dec.get_many_flat(flat, &ctxs[i..end], &mut out);
+        dec.get_many(flat, &ctxs[i..end], &mut out);
         got.extend_from_slice(&out);
         i = end;
     }
@@ -688,8 +689,8 @@ fn wide_streams_decode_alike_through_every_path() {
         .collect();
     assert_eq!(plain, syms);
     dec.finish().unwrap();
-    // `get_many` over the plain tables, `get_flat`, and `get_many_flat`
-    // (SIMD where the CPU has it) from assorted lane offsets.
+    // `get_many` over the plain tables, then `get_ctx` and `get_many` over
+    // the flat ones (SIMD where the CPU has it) from assorted lane offsets.
     let mut dec = RansDecoder::<WIDE_LANES>::with_lanes(&bytes).unwrap();
     let mut many = vec![0u16; n];
     dec.get_many(&dec_t, &ctxs, &mut many);
@@ -727,7 +728,7 @@ fn wide_corruption_gives_the_same_symbols_and_error_on_every_path() {
             }
         }
         let mut one = RansDecoder::<WIDE_LANES>::with_lanes(&b).unwrap();
-        let singles: Vec<u16> = ctxs.iter().map(|&c| one.get_flat(&flat, c)).collect();
+        let singles: Vec<u16> = ctxs.iter().map(|&c| one.get_ctx(&flat, c)).collect();
         let (runs, many) = flat_runs(&b, &flat, &ctxs, 5);
         assert_eq!(runs, singles, "trial {trial}");
         assert_eq!(

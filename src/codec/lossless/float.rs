@@ -47,7 +47,7 @@ use super::builtin;
 mod simd;
 use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_indexed, get_varint, put_varint, BitReader, BitWriter,
-    DecTable, EncTable, FlatTables, FreqTable, RansDecoder, LANES, WIDE_LANES,
+    ContextTables, DecTable, EncTable, FlatTables, FreqTable, RansDecoder, LANES, WIDE_LANES,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
 use crate::error::{Error, Result};
@@ -653,20 +653,15 @@ fn decode_typed<F: Bits>(lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Res
     match lanes {
         Lanes::Narrow => {
             let tables = tables.each_ref().map(DecTable::new);
-            let mut src = NarrowSymbols {
-                dec: RansDecoder::new(rans)?,
-                tables: &tables,
-            };
-            decode_values::<F>(out, row_len, &sc, &mut src, &mut bits);
-            src.dec.finish()?;
+            let mut dec = RansDecoder::new(rans)?;
+            decode_values::<F, _, LANES>(out, row_len, &sc, (&mut dec, &tables), &mut bits);
+            dec.finish()?;
         }
         Lanes::Wide => {
-            let mut src = WideSymbols {
-                dec: RansDecoder::with_lanes(rans)?,
-                tables: FlatTables::new(&tables)?,
-            };
-            decode_values::<F>(out, row_len, &sc, &mut src, &mut bits);
-            src.dec.finish()?;
+            let tables = FlatTables::new(&tables)?;
+            let mut dec = RansDecoder::with_lanes(rans)?;
+            decode_values::<F, _, WIDE_LANES>(out, row_len, &sc, (&mut dec, &tables), &mut bits);
+            dec.finish()?;
         }
     }
     bits.finish_exact()?;
@@ -709,49 +704,20 @@ fn read_tables(input: &mut &[u8]) -> Result<[FreqTable; CONTEXTS]> {
         .map_err(|_| Error::Internal("context tables missing"))
 }
 
-/// Where the value loop gets its symbols: a block at a time, symbol `k`
-/// with context `ctxs[k]`.
-trait Symbols {
-    fn get_many(&mut self, ctxs: &[u8], out: &mut [u16]);
-}
-
-/// An 8-lane stream (method 2).
-struct NarrowSymbols<'a, 't> {
-    dec: RansDecoder<'a>,
-    tables: &'t [DecTable; CONTEXTS],
-}
-
-impl Symbols for NarrowSymbols<'_, '_> {
-    fn get_many(&mut self, ctxs: &[u8], out: &mut [u16]) {
-        self.dec.get_many(self.tables, ctxs, out);
-    }
-}
-
-/// A 32-lane stream (method 5).
-struct WideSymbols<'a> {
-    dec: RansDecoder<'a, WIDE_LANES>,
-    tables: FlatTables,
-}
-
-impl Symbols for WideSymbols<'_> {
-    fn get_many(&mut self, ctxs: &[u8], out: &mut [u16]) {
-        self.dec.get_many_flat(&self.tables, ctxs, out);
-    }
-}
-
 /// Values decoded per block: symbols first (the rANS lanes run together),
 /// then the values, within buffers that stay in L1. A multiple of every
 /// lane count, so blocks start on lane 0.
 const DECODE_BLOCK: usize = 2048;
 
-/// The value loop of [`decode`]: symbols from `src`, raw fields from
-/// `bits`, in the encoder's order. Blocks run across row ends, so short
-/// rows still give the symbol decoder whole groups of lanes.
-fn decode_values<F: Bits>(
+/// The value loop of [`decode`]: symbols from the rANS decoder with its
+/// context tables, raw fields from `bits`, in the encoder's order. Blocks
+/// run across row ends, so short rows still give the symbol decoder whole
+/// groups of lanes.
+fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
     out: &mut [u8],
     row_len: usize,
     sc: &Scales,
-    src: &mut impl Symbols,
+    (dec, tables): (&mut RansDecoder<'_, N>, &T),
     reader: &mut BitReader,
 ) {
     let cols = sc.col_offsets(row_len);
@@ -781,7 +747,7 @@ fn decode_values<F: Bits>(
                 *lb = (base + c) as i32;
             }
         }
-        src.get_many(&ctxs[..m], &mut syms[..m]);
+        dec.get_many(tables, &ctxs[..m], &mut syms[..m]);
         for (i, blk, _) in row_segments(first, m, row_len) {
             let d = u32::from(sc.dropped.get(i).copied().unwrap_or(0));
             let bytes = blk.start * F::W..blk.end * F::W;
