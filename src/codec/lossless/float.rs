@@ -720,7 +720,9 @@ fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
     (dec, tables): (&mut RansDecoder<'_, N>, &T),
     reader: &mut BitReader,
 ) {
-    let cols = sc.col_offsets(row_len);
+    // |q| < 2^21 (`g` and the offsets are checked), so `i32` holds every
+    // sum below, and the context pass runs four lanes to a vector.
+    let cols: Vec<i32> = sc.col_offsets(row_len).iter().map(|&c| c as i32).collect();
     // A local copy keeps the read position in a register across the
     // stores to `out`.
     let mut local = reader.clone();
@@ -733,18 +735,17 @@ fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
         let first = b * DECODE_BLOCK;
         let m = oblock.len() / F::W;
         for (i, blk, seg) in row_segments(first, m, row_len) {
-            let base = sc.global + sc.row_offset(i) - FIRST_REL - BIAS;
-            let class = usize::from(sc.dropped.get(i).is_some_and(|&d| d > 0)) * FRAC_CONTEXTS;
+            let q_base = (sc.global + sc.row_offset(i)) as i32;
+            let class = u8::from(sc.dropped.get(i).is_some_and(|&d| d > 0)) * FRAC_CONTEXTS as u8;
             let (Some(cx), Some(lb), Some(cs)) =
                 (ctxs.get_mut(blk.clone()), lbase.get_mut(blk), cols.get(seg))
             else {
                 break;
             };
-            // |q| < 2^21 (`g` and the offsets are checked), so `i32` holds it.
             for ((cx, lb), &c) in cx.iter_mut().zip(lb.iter_mut()).zip(cs) {
-                let q = base + c + FIRST_REL + BIAS;
-                *cx = (class + (q & FRAC_MASK) as usize) as u8;
-                *lb = (base + c) as i32;
+                let q = q_base + c;
+                *cx = class + (q & FRAC_MASK as i32) as u8;
+                *lb = q - (FIRST_REL + BIAS) as i32;
             }
         }
         dec.get_many(tables, &ctxs[..m], &mut syms[..m]);
