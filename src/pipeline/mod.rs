@@ -602,6 +602,9 @@ pub fn decode_chunk_into(
     chunk.verify(out)
 }
 
+/// Bytes of a decoded chunk hashed and then written together (fits L2).
+const HASH_WRITE_PIECE: usize = 256 << 10;
+
 /// Chunk buffers handed back once used, for the next chunks: a fresh
 /// multi-megabyte buffer per chunk costs page faults and zeroing that show
 /// next to the decoder. Keeps at most `keep` buffers: about as many as are
@@ -678,9 +681,14 @@ pub fn decompress<R: Read, W: Write + Send>(
             Ok((ch, stored, out))
         },
         |(ch, stored, out): (ChunkHeader, usize, Vec<u8>)| {
-            file_hash.update(&out);
-            if let Some(w) = output.as_mut() {
-                w.write_all(&out)?;
+            // Hash and write a cache-sized piece at a time: the write then
+            // reads what the hash just brought in (the chunk was decoded on
+            // another core).
+            for piece in out.chunks(HASH_WRITE_PIECE) {
+                file_hash.update(piece);
+                if let Some(w) = output.as_mut() {
+                    w.write_all(piece)?;
+                }
             }
             if let Some(t) = tensors.get_mut(ch.tensor as usize) {
                 t.stored_bytes += stored as u64;
