@@ -8,7 +8,7 @@
 //! CPUs) the lane steps decode the same layout. Both give the symbols of
 //! [`RansDecoder::get`] with the same tables, state for state.
 
-use super::rans::{ContextTables, RansDecoder, RANS_L, WIDE_LANES};
+use super::rans::{advance, ContextTables, RansDecoder, WIDE_LANES};
 use super::table::{FreqTable, MAX_PROB_BITS};
 use crate::error::{Error, Result};
 
@@ -20,6 +20,12 @@ pub const FLAT_ALPHABET: usize = 1 << INFO_BITS;
 const INFO_BITS: u32 = 9;
 /// A context's parameters pack its `prob_bits` below its first slot.
 const PARAM_SHIFT: u32 = 5;
+
+/// The `prob_bits` of a context's packed parameters.
+#[inline(always)]
+fn prob_bits_of(params: u32) -> u32 {
+    (params & ((1 << PARAM_SHIFT) - 1)).min(MAX_PROB_BITS)
+}
 
 /// Decode tables of [`FLAT_CONTEXTS`] contexts in one layout.
 #[derive(Debug, Clone)]
@@ -77,9 +83,8 @@ impl ContextTables<WIDE_LANES> for FlatTables {
     fn step(&self, ctx: u8, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
         let c = usize::from(ctx) % FLAT_CONTEXTS;
         let p = self.params.get(c).copied().unwrap_or(0);
-        let pb = (p & ((1 << PARAM_SHIFT) - 1)).min(MAX_PROB_BITS);
-        let s = *x;
-        let slot = s & ((1 << pb) - 1);
+        let pb = prob_bits_of(p);
+        let slot = *x & ((1 << pb) - 1);
         let at = ((p >> PARAM_SHIFT) + slot) as usize;
         let sym = self.slot_sym.get(at).copied().unwrap_or(0) & (FLAT_ALPHABET as u16 - 1);
         let info = self
@@ -87,13 +92,7 @@ impl ContextTables<WIDE_LANES> for FlatTables {
             .get(c << INFO_BITS | usize::from(sym))
             .copied()
             .unwrap_or(0);
-        let y = (info & 0xffff)
-            .wrapping_mul(s >> pb)
-            .wrapping_add(slot.wrapping_sub(info >> 16));
-        let w = u32::from(words.get(*pos).copied().unwrap_or(0));
-        let renorm = y < RANS_L;
-        *x = if renorm { (y << 16) | w } else { y };
-        *pos += usize::from(renorm);
+        advance(x, slot, pb, info, pos, words);
         sym
     }
 
@@ -134,7 +133,7 @@ fn simd_groups(
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{FlatTables, FLAT_ALPHABET, INFO_BITS, PARAM_SHIFT, WIDE_LANES};
+    use super::{prob_bits_of, FlatTables, FLAT_ALPHABET, INFO_BITS, PARAM_SHIFT, WIDE_LANES};
     use crate::codec::entropy::rans::{RansDecoder, WORD_PAD};
 
     /// For each 8-bit renormalisation mask, which of the loaded words each
@@ -172,7 +171,7 @@ mod avx2 {
         // index is a context's first slot plus `x & (2^prob_bits - 1)`,
         // and a symbol entry is `(ctx & 15) << 9 | (sym & 511)`.
         let slots_ok = t.params.iter().all(|&p| {
-            let end = (p >> PARAM_SHIFT) as usize + (1usize << (p & 31).min(15));
+            let end = (p >> PARAM_SHIFT) as usize + (1usize << prob_bits_of(p));
             end < t.slot_sym.len()
         });
         let words = dec.words.as_slice();

@@ -321,15 +321,30 @@ impl<const C: usize, const N: usize> ContextTables<N> for [DecTable; C] {
     }
 }
 
-/// One symbol of one lane: the state update and branchless renormalisation.
+/// One symbol of one lane.
 #[inline(always)]
 fn decode_step(t: &DecTable, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
-    let s = *x;
-    let slot = s & t.mask;
+    let slot = *x & t.mask;
     let sym = t.slot_sym.get(slot as usize).copied().unwrap_or(0);
     let info = t.sym_info.get(usize::from(sym)).copied().unwrap_or(0);
+    advance(x, slot, t.prob_bits, info, pos, words);
+    sym
+}
+
+/// The state update once a lane's symbol is known (`info` = `freq | start
+/// << 16`, `slot` = the state's low `prob_bits` bits), and the branchless
+/// renormalisation: what every table layout's lane step shares.
+#[inline(always)]
+pub(super) fn advance(
+    x: &mut u32,
+    slot: u32,
+    prob_bits: u32,
+    info: u32,
+    pos: &mut usize,
+    words: &[u16],
+) {
     let y = (info & 0xffff)
-        .wrapping_mul(s >> t.prob_bits)
+        .wrapping_mul(*x >> prob_bits)
         .wrapping_add(slot.wrapping_sub(info >> 16));
     // Renormalisation is taken ~bits/16 of the time, i.e. unpredictably:
     // always fetch the next word and select with a cmov.
@@ -337,7 +352,6 @@ fn decode_step(t: &DecTable, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16
     let renorm = y < RANS_L;
     *x = if renorm { (y << 16) | w } else { y };
     *pos += usize::from(renorm);
-    sym
 }
 
 /// Zero words kept after a stream's last word: a SIMD step loads 8 words
