@@ -573,19 +573,20 @@ fn encode_typed<F: Bits>(
     put_varint(out, u64::from(tables.mask));
     out.extend_from_slice(&tables.bytes);
     match lanes {
-        Lanes::Narrow => {
-            let rans = encode_indexed::<LANES>(&enc_tables, ALPHABET, &idx)?;
-            put_varint(out, rans.len() as u64);
-            rans.append_to(out);
-        }
-        Lanes::Wide => {
-            let rans = encode_indexed::<WIDE_LANES>(&enc_tables, ALPHABET, &idx)?;
-            put_varint(out, rans.len() as u64);
-            rans.append_to(out);
-        }
+        Lanes::Narrow => put_rans::<LANES>(&enc_tables, &idx, out)?,
+        Lanes::Wide => put_rans::<WIDE_LANES>(&enc_tables, &idx, out)?,
     }
     put_varint(out, raw.len() as u64);
     out.extend_from_slice(&raw);
+    Ok(())
+}
+
+/// The `N`-lane rANS stream of `idx` (context and symbol packed), length
+/// prefixed.
+fn put_rans<const N: usize>(tables: &[EncTable], idx: &[u16], out: &mut Vec<u8>) -> Result<()> {
+    let rans = encode_indexed::<N>(tables, ALPHABET, idx)?;
+    put_varint(out, rans.len() as u64);
+    rans.append_to(out);
     Ok(())
 }
 
@@ -761,9 +762,8 @@ fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
                 decode_row_part::<F>(ob, ss, lb, d, bits);
             } else {
                 let nraw = F::in_range_raw_bits(d);
-                for ((ob, &l), &sym) in ob.chunks_exact_mut(F::W).zip(lb).zip(ss) {
-                    let q = i64::from(l) + FIRST_REL + BIAS;
-                    F::store(decode_value::<F>(sym, q, d, nraw, bits), ob);
+                for ((ob, &lb), &sym) in ob.chunks_exact_mut(F::W).zip(lb).zip(ss) {
+                    F::store(decode_value::<F>(sym, lb, d, nraw, bits), ob);
                 }
             }
         }
@@ -840,7 +840,7 @@ fn decode_row_part_scalar<F: Bits>(
 fn decode_in_row<F: Bits>(sym: u16, lb: i32, d: u32, nraw: u32, bits: &mut BitReader) -> u64 {
     let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
     if sym >= FIRST_REL as u16 {
-        let l = (i64::from(sym) + i64::from(lb)) as u64 & low_mask(F::EXP_BITS + LOG_FRAC_BITS);
+        let l = log_mag_of::<F>(sym, lb);
         let shifted = bits.get(nraw) << d;
         ((shifted >> frac_shift) << (F::EXP_BITS + F::MANT_BITS))
             | (l << frac_shift)
@@ -851,14 +851,21 @@ fn decode_in_row<F: Bits>(sym: u16, lb: i32, d: u32, nraw: u32, bits: &mut BitRe
     }
 }
 
-/// One value from its symbol, expected scale `q`, the row's dropped bits
-/// `d` and raw-field width `nraw` (for in-range symbols).
+/// `L` of an in-range symbol, `lb` being `q - FIRST_REL - BIAS` (kept to
+/// `L`'s bits: a corrupt stream may point outside them).
 #[inline(always)]
-fn decode_value<F: Bits>(sym: u16, q: i64, d: u32, nraw: u32, bits: &mut BitReader) -> u64 {
+fn log_mag_of<F: Bits>(sym: u16, lb: i32) -> u64 {
+    (i64::from(sym) + i64::from(lb)) as u64 & low_mask(F::EXP_BITS + LOG_FRAC_BITS)
+}
+
+/// One value from its symbol, `lb` = `q - FIRST_REL - BIAS`, the row's
+/// dropped bits `d` (any) and raw-field width `nraw` (for in-range
+/// symbols).
+#[inline(always)]
+fn decode_value<F: Bits>(sym: u16, lb: i32, d: u32, nraw: u32, bits: &mut BitReader) -> u64 {
     if sym >= FIRST_REL as u16 {
         let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
-        let l =
-            (i64::from(sym) - FIRST_REL - BIAS + q) as u64 & low_mask(F::EXP_BITS + LOG_FRAC_BITS);
+        let l = log_mag_of::<F>(sym, lb);
         let raw = bits.get(nraw);
         let sign = raw >> (nraw - 1);
         (sign << (F::EXP_BITS + F::MANT_BITS))

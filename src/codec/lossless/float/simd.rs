@@ -9,9 +9,13 @@ use std::arch::x86_64::*;
 
 use super::{decode_in_row, BitReader, Bits, F32, FIRST_REL, LOG_FRAC_BITS};
 
-/// The last of a group's 8 fields (at most 21 bits each) starts at most
-/// this many bits after the byte holding the group's first bit.
-const LAST_FIELD_BIT: u64 = 7 + 7 * 21;
+/// Mantissa bits below `L`'s: an in-range raw field is the sign over at
+/// most this many (all of them when the row drops none).
+const FRAC_SHIFT: u32 = F32::MANT_BITS - LOG_FRAC_BITS;
+/// The last of a group's 8 fields (at most `FRAC_SHIFT + 1` bits each)
+/// starts at most this many bits after the byte holding the group's first
+/// bit.
+const LAST_FIELD_BIT: u64 = 7 + 7 * (FRAC_SHIFT as u64 + 1);
 /// Bytes a group may touch from that byte: each field is read as 4 bytes.
 const GROUP_SPAN: u64 = LAST_FIELD_BIT / 8 + 4;
 
@@ -32,7 +36,6 @@ pub(super) unsafe fn decode_row_part_f32(
     let mut local = reader.clone();
     let bits = &mut local;
     let nraw = F32::in_range_raw_bits(d);
-    let frac_shift = (F32::MANT_BITS - LOG_FRAC_BITS) as i32;
     let data = bits.data();
     // Lane k's field starts `k * nraw` bits after the group's first.
     let lane_bits = _mm256_mullo_epi32(
@@ -43,7 +46,7 @@ pub(super) unsafe fn decode_row_part_f32(
     let d_v = _mm256_set1_epi32(d as i32);
     let seven = _mm256_set1_epi32(7);
     let l_mask = _mm256_set1_epi32((1 << (F32::EXP_BITS + LOG_FRAC_BITS)) - 1);
-    let frac_mask = _mm256_set1_epi32((1 << frac_shift) - 1);
+    let frac_mask = _mm256_set1_epi32((1 << FRAC_SHIFT) - 1);
     let first_rel = _mm_set1_epi16(FIRST_REL as i16 - 1);
     let mut groups = out
         .chunks_exact_mut(32)
@@ -73,7 +76,9 @@ pub(super) unsafe fn decode_row_part_f32(
             field_mask,
         );
         let shifted = _mm256_sllv_epi32(field, d_v);
-        let sign = _mm256_slli_epi32::<31>(_mm256_srli_epi32::<20>(shifted));
+        // The sign sits at bit `FRAC_SHIFT` whatever `d` is (see
+        // `decode_in_row`); it moves to bit 31.
+        let sign = _mm256_slli_epi32::<31>(_mm256_srli_epi32::<{ FRAC_SHIFT as i32 }>(shifted));
         let l = _mm256_and_si256(
             _mm256_add_epi32(
                 _mm256_cvtepu16_epi32(s),
@@ -82,7 +87,7 @@ pub(super) unsafe fn decode_row_part_f32(
             l_mask,
         );
         let v = _mm256_or_si256(
-            _mm256_or_si256(sign, _mm256_slli_epi32::<20>(l)),
+            _mm256_or_si256(sign, _mm256_slli_epi32::<{ FRAC_SHIFT as i32 }>(l)),
             _mm256_and_si256(shifted, frac_mask),
         );
         _mm256_storeu_si256(ob.as_mut_ptr().cast(), v);
