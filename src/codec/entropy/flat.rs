@@ -1,6 +1,10 @@
-//! Decoding [`WIDE_LANES`]-lane rANS streams with up to 16 context tables
-//! laid out flat: a context byte and a lane state find the symbol and its
-//! frequency by index arithmetic alone, which is what a SIMD gather needs.
+//! Context tables laid out flat: a context number and a lane state find the
+//! symbol and its frequency by index arithmetic alone, which is what a SIMD
+//! gather needs, and what lets a decoder look a state up in two contexts
+//! before it knows which one applies ([`FlatTables::peek`]).
+//!
+//! Sixteen contexts decode [`WIDE_LANES`]-lane streams through
+//! [`ContextTables`].
 //!
 //! With AVX2 (detected at run time) the 32 lanes run as four 8-lane vectors:
 //! their dependency chains (two gathers, a multiply, the renormalisation)
@@ -8,11 +12,12 @@
 //! CPUs) the lane steps decode the same layout. Both give the symbols of
 //! [`RansDecoder::get`] with the same tables, state for state.
 
-use super::rans::{advance, ContextTables, RansDecoder, WIDE_LANES};
+use super::rans::{advance, ContextTables, Lane, RansDecoder, WIDE_LANES};
 use super::table::{FreqTable, MAX_PROB_BITS};
 use crate::error::{Error, Result};
 
-/// Contexts of a flat table set (a context byte is taken modulo this).
+/// Contexts of the flat table set that decodes wide streams (a context
+/// byte is taken modulo this).
 pub const FLAT_CONTEXTS: usize = 16;
 /// Largest alphabet of a flat table: symbol entries have a fixed stride of
 /// `2^INFO_BITS` per context.
@@ -27,9 +32,9 @@ fn prob_bits_of(params: u32) -> u32 {
     (params & ((1 << PARAM_SHIFT) - 1)).min(MAX_PROB_BITS)
 }
 
-/// Decode tables of [`FLAT_CONTEXTS`] contexts in one layout.
+/// Decode tables of `C` contexts in one layout.
 #[derive(Debug, Clone)]
-pub struct FlatTables {
+pub struct FlatTables<const C: usize = FLAT_CONTEXTS> {
     /// Every context's slot → symbol map, one after another, then one
     /// entry of padding (a 32-bit gather of the last slot reads 2 bytes
     /// past it).
@@ -37,17 +42,19 @@ pub struct FlatTables {
     /// `freq | start << 16` of symbol `s` of context `c` at `c << 9 | s`.
     sym_info: Vec<u32>,
     /// Per context: `first slot << 5 | prob_bits`.
-    params: [u32; FLAT_CONTEXTS],
+    params: [u32; C],
+    /// Per context: `2^prob_bits - 1`.
+    masks: [u32; C],
 }
 
-impl FlatTables {
+impl<const C: usize> FlatTables<C> {
     /// The tables of `tables[c]` for context `c`. Errors on an alphabet
     /// larger than [`FLAT_ALPHABET`].
-    pub fn new(tables: &[FreqTable; FLAT_CONTEXTS]) -> Result<FlatTables> {
+    pub fn new(tables: &[FreqTable; C]) -> Result<FlatTables<C>> {
         let slots: usize = tables.iter().map(|t| 1usize << t.prob_bits()).sum();
         let mut slot_sym = Vec::with_capacity(slots + 1);
-        let mut sym_info = vec![0u32; FLAT_CONTEXTS << INFO_BITS];
-        let mut params = [0u32; FLAT_CONTEXTS];
+        let mut sym_info = vec![0u32; C << INFO_BITS];
+        let mut params = [0u32; C];
         for ((t, p), info) in tables
             .iter()
             .zip(&mut params)
@@ -69,11 +76,39 @@ impl FlatTables {
         // Frequencies sum to `2^prob_bits` (a FreqTable invariant), so every
         // context has exactly its slots; the padding entry follows.
         slot_sym.resize(slots + 1, 0);
+        let masks = params.map(|p| (1 << prob_bits_of(p)) - 1);
         Ok(FlatTables {
             slot_sym,
             sym_info,
             params,
+            masks,
         })
+    }
+
+    /// The symbol lane state `x` stands for in context `c`, without
+    /// moving the lane: a decoder whose context hangs on the previous
+    /// symbol looks the state up in every candidate context while that
+    /// symbol is still being worked out, then [`FlatTables::take`]s one.
+    #[inline(always)]
+    pub fn peek(&self, c: usize, x: u32) -> u16 {
+        let p = self.params.get(c).copied().unwrap_or(0);
+        let slot = x & self.masks.get(c).copied().unwrap_or(0);
+        let at = ((p >> PARAM_SHIFT) + slot) as usize;
+        self.slot_sym.get(at).copied().unwrap_or(0) & (FLAT_ALPHABET as u16 - 1)
+    }
+
+    /// Moves `lane` past `sym`, the symbol [`FlatTables::peek`] gave for
+    /// its state in context `c`.
+    #[inline(always)]
+    pub fn take(&self, c: usize, sym: u16, lane: Lane<'_>) {
+        let pb = prob_bits_of(self.params.get(c).copied().unwrap_or(0));
+        let info = self
+            .sym_info
+            .get(c << INFO_BITS | usize::from(sym))
+            .copied()
+            .unwrap_or(0);
+        let slot = *lane.x & ((1 << pb) - 1);
+        advance(lane.x, slot, pb, info, lane.pos, lane.words);
     }
 }
 
@@ -82,17 +117,8 @@ impl ContextTables<WIDE_LANES> for FlatTables {
     #[inline(always)]
     fn step(&self, ctx: u8, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
         let c = usize::from(ctx) % FLAT_CONTEXTS;
-        let p = self.params.get(c).copied().unwrap_or(0);
-        let pb = prob_bits_of(p);
-        let slot = *x & ((1 << pb) - 1);
-        let at = ((p >> PARAM_SHIFT) + slot) as usize;
-        let sym = self.slot_sym.get(at).copied().unwrap_or(0) & (FLAT_ALPHABET as u16 - 1);
-        let info = self
-            .sym_info
-            .get(c << INFO_BITS | usize::from(sym))
-            .copied()
-            .unwrap_or(0);
-        advance(x, slot, pb, info, pos, words);
+        let sym = self.peek(c, *x);
+        self.take(c, sym, Lane { x, pos, words });
         sym
     }
 

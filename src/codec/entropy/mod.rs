@@ -9,8 +9,10 @@
 //!   symbol. **Contract:** the decoder must be driven with the same sequence
 //!   of tables, symbol by symbol, as the encoder was; `finish` then checks
 //!   the stream was consumed exactly and the states came back to the start.
-//! - [`FlatTables`]: up to 16 context tables in one layout, for decoding
-//!   [`WIDE_LANES`]-lane streams (AVX2 where the CPU has it).
+//! - [`FlatTables`]: context tables in one layout, for decoding
+//!   [`WIDE_LANES`]-lane streams (AVX2 where the CPU has it), and for
+//!   decoders that look a lane's state up in two contexts before they know
+//!   which applies ([`RansDecoder::steps`]).
 //! - [`BitWriter`] / [`BitReader`]: uniform bit fields (mantissa bits etc.).
 //! - [`encode_bytes`] / [`encode_symbols`]: self-describing streams choosing
 //!   constant, raw or order-0 rANS.
@@ -68,8 +70,8 @@ pub use bytes::{
 };
 pub use flat::{FlatTables, FLAT_ALPHABET, FLAT_CONTEXTS};
 pub use rans::{
-    encode_indexed, ContextTables, DecTable, EncTable, RansDecoder, RansEncoder, RansStream, LANES,
-    RANS_L, WIDE_LANES,
+    encode_indexed, ContextTables, DecTable, EncTable, Lane, LaneSteps, RansDecoder, RansEncoder,
+    RansStream, LANES, RANS_L, WIDE_LANES,
 };
 pub use table::{FreqTable, MAX_ALPHABET, MAX_PROB_BITS, MIN_PROB_BITS};
 

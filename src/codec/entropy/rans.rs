@@ -354,6 +354,35 @@ pub(super) fn advance(
     *pos += usize::from(renorm);
 }
 
+/// The per-symbol work of [`RansDecoder::steps`] (a trait rather than a
+/// closure so that implementations can be `#[inline(always)]`: the group
+/// loop unrolls it `N` times).
+pub trait LaneSteps {
+    /// Symbol `i`: find it from `lane`'s state and move the lane past it.
+    fn step(&mut self, i: usize, lane: Lane<'_>);
+}
+
+/// One lane's turn in [`RansDecoder::steps`]: its state, to find the
+/// symbol, and what moving past the symbol needs.
+pub struct Lane<'s> {
+    pub(super) x: &'s mut u32,
+    pub(super) pos: &'s mut usize,
+    pub(super) words: &'s [u16],
+}
+
+impl<'s> Lane<'s> {
+    #[inline(always)]
+    fn new(x: &'s mut u32, pos: &'s mut usize, words: &'s [u16]) -> Self {
+        Lane { x, pos, words }
+    }
+
+    /// The lane's state.
+    #[inline(always)]
+    pub fn state(&self) -> u32 {
+        *self.x
+    }
+}
+
 /// Zero words kept after a stream's last word: a SIMD step loads 8 words
 /// at a time, up to a whole wide group of steps before it checks the
 /// position again (`finish` still compares against the real length).
@@ -476,6 +505,38 @@ impl<'a, const N: usize> RansDecoder<'a, N> {
         for (o, &c) in out.iter_mut().skip(done).zip(tail) {
             *o = self.get_ctx(tables, c);
         }
+    }
+
+    /// Runs `n` lane steps in stream order, `f.step(i, lane)` for step `i`:
+    /// for decoders whose table choice hangs on earlier symbols, so that
+    /// they cannot hand [`RansDecoder::get_many`] their contexts up front.
+    /// Whole groups of `N` steps run with the lanes' states in registers.
+    #[inline(always)]
+    pub fn steps<F: LaneSteps>(&mut self, n: usize, f: &mut F) {
+        let words = self.words.as_slice();
+        let mut pos = self.pos;
+        let mut st = self.states;
+        let first = self.lane % N;
+        // Lanes before the next group, then whole groups, then the rest.
+        let head = ((N - first) % N).min(n);
+        for (i, x) in st.iter_mut().skip(first).take(head).enumerate() {
+            f.step(i, Lane::new(x, &mut pos, words));
+        }
+        let mut i = head;
+        while n - i >= N {
+            // A constant trip count: the loop unrolls, lane indices become
+            // constants.
+            for (l, x) in st.iter_mut().enumerate() {
+                f.step(i + l, Lane::new(x, &mut pos, words));
+            }
+            i += N;
+        }
+        for (l, x) in st.iter_mut().take(n - i).enumerate() {
+            f.step(i + l, Lane::new(x, &mut pos, words));
+        }
+        self.states = st;
+        self.pos = pos;
+        self.lane = (first + n) % N;
     }
 
     /// Checks the whole stream was consumed (no overrun, no trailing words)

@@ -32,7 +32,7 @@ pub use transformed::MAX_VALUES as MAX_TRANSFORM_VALUES;
 
 use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_indexed, get_varint, put_varint, BitReader, BitWriter,
-    DecTable, EncTable, FreqTable, RansDecoder, LANES,
+    EncTable, FlatTables, FreqTable, Lane, LaneSteps, RansDecoder, LANES,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
 use crate::codec::transform::{self, Transform};
@@ -59,7 +59,7 @@ const LEGACY_ALPHABET: usize = LEGACY_ESCAPE as usize + 1;
 /// Scale contexts; with dependent quantization each splits by quantizer.
 const SCALE_CONTEXTS: usize = 24;
 const CONTEXTS: usize = 2 * SCALE_CONTEXTS;
-const PROB_BITS: [u32; 4] = [11, 12, 13, 14];
+const PROB_BITS: [u32; 2] = [11, 12];
 const MIN_ROWS_FOR_COLUMNS: usize = 8;
 const ALWAYS_FULL_VALUES: usize = 1 << 18;
 const FLAG_COLUMNS: u8 = 1;
@@ -566,30 +566,39 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
     if mask >> contexts != 0 {
         return Err(Error::CodecCorrupt("context mask names unknown contexts"));
     }
-    let fallback = DecTable::new(&FreqTable::uniform(alphabet, 10)?);
-    let mut tables = Vec::with_capacity(contexts);
-    for i in 0..contexts {
+    // Contexts the chunk does not use decode with a uniform table (a valid
+    // stream never reaches them).
+    let fallback = FreqTable::uniform(alphabet, 10)?;
+    let mut tables = Vec::with_capacity(CONTEXTS);
+    for i in 0..CONTEXTS {
         if mask >> i & 1 == 1 {
             let t = FreqTable::read(input)?;
             if t.alphabet_size() > alphabet {
                 return Err(Error::CodecCorrupt("symbol table larger than the alphabet"));
             }
-            tables.push(DecTable::new(&t));
+            tables.push(t);
         } else {
             tables.push(fallback.clone());
         }
     }
+    let tables: [FreqTable; CONTEXTS] = tables
+        .try_into()
+        .map_err(|_| Error::Internal("lossy context tables"))?;
+    let tables = FlatTables::new(&tables)?;
     let mut dec = RansDecoder::new(take_slice(input)?)?;
     let mut bits = BitReader::new(take_slice(input)?);
     let layout = Layout {
         dtype,
         row_len,
         step,
-        dependent,
         split,
         escape,
     };
-    decode_values(&layout, &sc, &tables, &fallback, &mut dec, &mut bits, out);
+    if dependent {
+        decode_values::<true>(&layout, &sc, &tables, &mut dec, &mut bits, out);
+    } else {
+        decode_values::<false>(&layout, &sc, &tables, &mut dec, &mut bits, out);
+    }
     dec.finish()?;
     bits.finish_exact()?;
     Ok(row_len)
@@ -600,20 +609,31 @@ struct Layout {
     dtype: Dtype,
     row_len: usize,
     step: f64,
-    dependent: bool,
     split: bool,
     escape: u16,
 }
 
+/// Values decoded together: first their scale contexts, then their
+/// levels, then their bytes (each pass a loop of its own over arrays that
+/// stay in L1).
+const BLOCK: usize = 2048;
+
 /// The value loop of [`decode`]: symbols, raw fields and dequantized values
-/// of the whole chunk into `out`. Its own function, so the loop's state
-/// gets the registers rather than the header parsing around it.
+/// of the whole chunk into `out`. `DEPENDENT`: indices are dependent-
+/// quantization indices, whose quantizer (and so context) is decided by
+/// the parity of the previous one.
+///
+/// That makes the symbols one serial chain (state → context → symbol →
+/// parity → state), kept short: the lane state is looked up in both
+/// quantizers' tables before the state is known (the state only picks
+/// one), and a large index's parity is its first raw bit, read at a
+/// position known one symbol earlier. The lane's own update, the level and
+/// the bytes hang off the chain.
 #[inline(never)]
-fn decode_values(
+fn decode_values<const DEPENDENT: bool>(
     layout: &Layout,
     sc: &Scales,
-    tables: &[DecTable],
-    fallback: &DecTable,
+    tables: &FlatTables<CONTEXTS>,
     dec: &mut RansDecoder,
     bits: &mut BitReader,
     out: &mut [u8],
@@ -622,50 +642,202 @@ fn decode_values(
         dtype,
         row_len,
         step,
-        dependent,
         split,
         escape,
     } = layout;
     let w = dtype.size();
-    let cols = sc.col_offsets(row_len);
-    let width = 8 * w as u32;
-    let mut state = 0u8;
-    for (i, orow) in out.chunks_mut(row_len * w).enumerate() {
-        let base = sc.row_base(i);
-        for (ob, &c) in orow.chunks_exact_mut(w).zip(&cols) {
-            let q = trellis::quantizer(state);
-            let ctx = if dependent {
-                dq_context(base, c, q)
-            } else {
-                context(base, c)
-            };
-            let sym = dec.get(tables.get(ctx).unwrap_or(fallback));
-            let value = if sym == escape {
-                bits.get_wide(width)
-            } else {
-                let a = if sym < DIRECT {
-                    u64::from(sym)
-                } else if split {
-                    let c = u32::from(sym - DIRECT);
-                    let b = (c >> CLASS_SPLIT) + MIN_CLASS_BITS;
-                    let raw_bits = b - 1 - CLASS_SPLIT;
-                    let top = u64::from(c & ((1 << CLASS_SPLIT) - 1));
-                    (1 << (b - 1)) | (top << raw_bits) | bits.get(raw_bits)
-                } else {
-                    let b = u32::from(sym - DIRECT) + MIN_CLASS_BITS;
-                    (1 << (b - 1)) | bits.get(b - 1)
-                };
-                let negative = a != 0 && bits.get(1) == 1;
-                let k = if negative { -(a as i64) } else { a as i64 };
-                if dependent {
-                    state = trellis::next_state(state, (a & 1) as u8);
-                    values::round_to(dtype, trellis::level(k, q) * step)
-                } else {
-                    values::round_to(dtype, k as f64 * step)
-                }
-            };
-            values::store_bits(value, ob);
+    let cols: Vec<i32> = (0..row_len)
+        .map(|j| sc.col.get(j).map_or(0, |&c| i32::from(c)))
+        .collect();
+    let classes = ClassCode::new(split, escape, 8 * w as u32);
+    let mut escapes = Vec::new();
+    let mut pass = LevelPass::<DEPENDENT> {
+        tables,
+        classes: &classes,
+        bits: bits.clone(),
+        state: 0,
+        scale: [0; BLOCK],
+        levels: [0; BLOCK],
+        escapes: &mut escapes,
+    };
+    let mut first = 0usize;
+    for block in out.chunks_mut(BLOCK * w) {
+        let len = block.len() / w;
+        // Scale contexts (doubled: the quantizer is the low bit).
+        let mut done = 0;
+        while done < len {
+            let (row, col) = ((first + done) / row_len, (first + done) % row_len);
+            let seg = (row_len - col).min(len - done);
+            let base = i32::try_from(sc.row_base(row)).unwrap_or(0);
+            let ctxs = pass.scale.iter_mut().skip(done).take(seg);
+            for (t, &c) in ctxs.zip(cols.iter().skip(col)) {
+                let s = (base + c).clamp(0, SCALE_CONTEXTS as i32 - 1) as u8;
+                *t = if DEPENDENT { 2 * s } else { s };
+            }
+            done += seg;
         }
+        dec.steps(len, &mut pass);
+        dequantize(dtype, step, pass.levels.get(..len).unwrap_or(&[]), block);
+        for (i, raw) in pass.escapes.drain(..) {
+            if let Some(ob) = block.get_mut(i * w..(i + 1) * w) {
+                values::store_bits(raw, ob);
+            }
+        }
+        first += len;
+    }
+    *bits = pass.bits;
+}
+
+/// The symbols, fields and levels of one block of [`decode_values`].
+struct LevelPass<'a, 'b, const DEPENDENT: bool> {
+    tables: &'a FlatTables<CONTEXTS>,
+    classes: &'a ClassCode,
+    /// The raw fields (a copy of the decoder's reader, kept in registers).
+    bits: BitReader<'b>,
+    /// The dependent quantizer's state.
+    state: u8,
+    /// In: each value's scale context (doubled when dependent).
+    scale: [u8; BLOCK],
+    /// Out: each value's level (0 for an escape), and the escapes' bits.
+    levels: [i32; BLOCK],
+    escapes: &'a mut Vec<(usize, u64)>,
+}
+
+impl<const DEPENDENT: bool> LaneSteps for LevelPass<'_, '_, DEPENDENT> {
+    /// Value `i` of the block, coded by `lane`.
+    #[inline(always)]
+    fn step(&mut self, i: usize, lane: Lane<'_>) {
+        // `i < BLOCK`: the modulo only spares the bounds checks.
+        let i = i % BLOCK;
+        let t = usize::from(self.scale[i]);
+        let x = lane.state();
+        let q = if DEPENDENT {
+            trellis::quantizer(self.state)
+        } else {
+            0
+        };
+        let (sym, c) = if DEPENDENT {
+            let (s0, s1) = (self.tables.peek(t, x), self.tables.peek(t + 1, x));
+            if q == 0 {
+                (s0, t)
+            } else {
+                (s1, t + 1)
+            }
+        } else {
+            (self.tables.peek(t, x), t)
+        };
+        self.tables.take(c, sym, lane);
+        let s = u32::from(sym);
+        self.levels[i] = if s == self.classes.escape {
+            escaped(self.escapes, i, self.bits.get_wide(self.classes.width));
+            0
+        } else {
+            let field = self.bits.get(self.classes.field_bits(s));
+            let (a, negative) = self.classes.magnitude(s, field);
+            let m = if DEPENDENT {
+                // A large index's parity is its lowest raw bit.
+                let parity = if s < u32::from(DIRECT) {
+                    s
+                } else {
+                    field as u32
+                };
+                self.state = trellis::next_state(self.state, (parity & 1) as u8);
+                // |level| = 2|k| − q (0 for k = 0).
+                if a == 0 {
+                    0
+                } else {
+                    2 * a - i64::from(q)
+                }
+            } else {
+                a
+            };
+            (if negative { -m } else { m }) as i32
+        };
+    }
+}
+
+/// Records escaped value `i` (rare: out of line, so that the loop keeps
+/// its registers).
+#[cold]
+#[inline(never)]
+fn escaped(escapes: &mut Vec<(usize, u64)>, i: usize, raw: u64) {
+    escapes.push((i, raw));
+}
+
+/// How a symbol's magnitude and sign are read: symbols below [`DIRECT`]
+/// are `|k|` followed by a sign bit (none for 0); larger ones name an
+/// octave (and, split, its quarter) with the bits below following raw, then
+/// the sign, as one field.
+struct ClassCode {
+    /// Per symbol: the magnitude's known high part and the raw bits below.
+    known: [(i64, u32); 128],
+    /// The escape symbol, and its field's width (the element's bits).
+    escape: u32,
+    width: u32,
+    /// A class symbol's field is `((s − DIRECT) >> shift) + bits` wide.
+    shift: u32,
+    bits: u32,
+}
+
+impl ClassCode {
+    fn new(split: bool, escape: u16, width: u32) -> ClassCode {
+        let (shift, bits) = if split { (CLASS_SPLIT, 3) } else { (0, 5) };
+        let known = std::array::from_fn(|s| {
+            let s = s as u32;
+            if s < u32::from(DIRECT) {
+                (i64::from(s), 0)
+            } else if s < u32::from(escape) {
+                let c = s - u32::from(DIRECT);
+                let raw = (c >> shift) + bits - 1;
+                let top = i64::from(c & ((1 << shift) - 1));
+                ((1 << (raw + shift)) | top << raw, raw)
+            } else {
+                (0, 0)
+            }
+        });
+        ClassCode {
+            known,
+            escape: u32::from(escape),
+            width,
+            shift,
+            bits,
+        }
+    }
+
+    /// Width of symbol `s`'s raw field (the sign included). Arithmetic, not
+    /// a lookup: the next field's position waits on it.
+    #[inline(always)]
+    fn field_bits(&self, s: u32) -> u32 {
+        if s < u32::from(DIRECT) {
+            u32::from(s != 0)
+        } else {
+            ((s - u32::from(DIRECT)) >> self.shift) + self.bits
+        }
+    }
+
+    /// `|k|` and its sign from symbol `s` and its field.
+    #[inline(always)]
+    fn magnitude(&self, s: u32, field: u64) -> (i64, bool) {
+        let (high, raw) = self.known.get(s as usize).copied().unwrap_or((0, 0));
+        let low = (field & ((1 << raw) - 1)) as i64;
+        (high | low, (field >> raw) & 1 == 1)
+    }
+}
+
+/// Levels × step, rounded to `dtype`, into `out`'s elements.
+fn dequantize(dtype: Dtype, step: f64, levels: &[i32], out: &mut [u8]) {
+    #[inline(always)]
+    fn run(dtype: Dtype, step: f64, levels: &[i32], out: &mut [u8]) {
+        for (&l, ob) in levels.iter().zip(out.chunks_exact_mut(dtype.size())) {
+            values::store_bits(values::round_to(dtype, f64::from(l) * step), ob);
+        }
+    }
+    // One loop per dtype, each with its size and rounding known.
+    match dtype {
+        Dtype::F32 => run(Dtype::F32, step, levels, out),
+        Dtype::BF16 => run(Dtype::BF16, step, levels, out),
+        Dtype::F16 => run(Dtype::F16, step, levels, out),
+        _ => run(dtype, step, levels, out),
     }
 }
 
