@@ -43,7 +43,9 @@ pub struct FlatTables<const C: usize = FLAT_CONTEXTS> {
     sym_info: Vec<u32>,
     /// Per context: `first slot << 5 | prob_bits`.
     params: [u32; C],
-    /// Per context: `2^prob_bits - 1`.
+    /// Per context: `prob_bits`, and `2^prob_bits - 1` (unpacked for the
+    /// lane steps).
+    prob_bits: [u32; C],
     masks: [u32; C],
 }
 
@@ -76,21 +78,24 @@ impl<const C: usize> FlatTables<C> {
         // Frequencies sum to `2^prob_bits` (a FreqTable invariant), so every
         // context has exactly its slots; the padding entry follows.
         slot_sym.resize(slots + 1, 0);
-        let masks = params.map(|p| (1 << prob_bits_of(p)) - 1);
+        let prob_bits = params.map(prob_bits_of);
+        let masks = prob_bits.map(|pb| (1 << pb) - 1);
         Ok(FlatTables {
             slot_sym,
             sym_info,
             params,
+            prob_bits,
             masks,
         })
     }
 
-    /// The symbol lane state `x` stands for in context `c`, without
+    /// The symbol lane state `x` stands for in context `c % C`, without
     /// moving the lane: a decoder whose context hangs on the previous
     /// symbol looks the state up in every candidate context while that
     /// symbol is still being worked out, then [`FlatTables::take`]s one.
     #[inline(always)]
     pub fn peek(&self, c: usize, x: u32) -> u16 {
+        let c = c % C;
         let p = self.params.get(c).copied().unwrap_or(0);
         let slot = x & self.masks.get(c).copied().unwrap_or(0);
         let at = ((p >> PARAM_SHIFT) + slot) as usize;
@@ -101,13 +106,14 @@ impl<const C: usize> FlatTables<C> {
     /// its state in context `c`.
     #[inline(always)]
     pub fn take(&self, c: usize, sym: u16, lane: Lane<'_>) {
-        let pb = prob_bits_of(self.params.get(c).copied().unwrap_or(0));
+        let c = c % C;
+        let pb = self.prob_bits.get(c).copied().unwrap_or(0);
         let info = self
             .sym_info
             .get(c << INFO_BITS | usize::from(sym))
             .copied()
             .unwrap_or(0);
-        let slot = *lane.x & ((1 << pb) - 1);
+        let slot = *lane.x & self.masks.get(c).copied().unwrap_or(0);
         advance(lane.x, slot, pb, info, lane.pos, lane.words);
     }
 }
@@ -116,7 +122,7 @@ impl ContextTables<WIDE_LANES> for FlatTables {
     /// Context `ctx % 16`.
     #[inline(always)]
     fn step(&self, ctx: u8, x: &mut u32, pos: &mut usize, words: &[u16]) -> u16 {
-        let c = usize::from(ctx) % FLAT_CONTEXTS;
+        let c = usize::from(ctx);
         let sym = self.peek(c, *x);
         self.take(c, sym, Lane { x, pos, words });
         sym

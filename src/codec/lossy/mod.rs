@@ -59,6 +59,9 @@ const LEGACY_ALPHABET: usize = LEGACY_ESCAPE as usize + 1;
 /// Scale contexts; with dependent quantization each splits by quantizer.
 const SCALE_CONTEXTS: usize = 24;
 const CONTEXTS: usize = 2 * SCALE_CONTEXTS;
+/// Tables the decoder lays out: the contexts, rounded up to a power of two
+/// so that a context number needs no bounds check (the rest are unused).
+const TABLES: usize = CONTEXTS.next_power_of_two();
 /// Table precisions the encoder chooses from. Finer tables cost no measurable
 /// rate here (MiniLM: the same bits/weight to 3 decimals) but 4× the slots,
 /// and the decoder looks each state up in two tables: at 2^14 slots they
@@ -573,8 +576,8 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
     // Contexts the chunk does not use decode with a uniform table (a valid
     // stream never reaches them).
     let fallback = FreqTable::uniform(alphabet, 10)?;
-    let mut tables = Vec::with_capacity(CONTEXTS);
-    for i in 0..CONTEXTS {
+    let mut tables = Vec::with_capacity(TABLES);
+    for i in 0..TABLES {
         if mask >> i & 1 == 1 {
             let t = FreqTable::read(input)?;
             if t.alphabet_size() > alphabet {
@@ -585,7 +588,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
             tables.push(fallback.clone());
         }
     }
-    let tables: [FreqTable; CONTEXTS] = tables
+    let tables: [FreqTable; TABLES] = tables
         .try_into()
         .map_err(|_| Error::Internal("lossy context tables"))?;
     let tables = FlatTables::new(&tables)?;
@@ -637,7 +640,7 @@ const BLOCK: usize = 2048;
 fn decode_values<const DEPENDENT: bool>(
     layout: &Layout,
     sc: &Scales,
-    tables: &FlatTables<CONTEXTS>,
+    tables: &FlatTables<TABLES>,
     dec: &mut RansDecoder,
     bits: &mut BitReader,
     out: &mut [u8],
@@ -694,7 +697,7 @@ fn decode_values<const DEPENDENT: bool>(
 
 /// The symbols, fields and levels of one block of [`decode_values`].
 struct LevelPass<'a, 'b, const DEPENDENT: bool> {
-    tables: &'a FlatTables<CONTEXTS>,
+    tables: &'a FlatTables<TABLES>,
     classes: &'a ClassCode,
     /// The raw fields (a copy of the decoder's reader, kept in registers).
     bits: BitReader<'b>,
