@@ -354,9 +354,9 @@ pub(super) fn advance(
     *pos += usize::from(renorm);
 }
 
-/// The per-symbol work of [`RansDecoder::steps`] (a trait rather than a
-/// closure so that implementations can be `#[inline(always)]`: the group
-/// loop unrolls it `N` times).
+/// The per-symbol work of [`RansDecoder::steps`]: a trait rather than a
+/// closure so that implementations can be `#[inline(always)]` (a closure
+/// with a lossy value's worth of work was called, not inlined).
 pub trait LaneSteps {
     /// Symbol `i`: find it from `lane`'s state and move the lane past it.
     fn step(&mut self, i: usize, lane: Lane<'_>);
@@ -510,7 +510,8 @@ impl<'a, const N: usize> RansDecoder<'a, N> {
     /// Runs `n` lane steps in stream order, `f.step(i, lane)` for step `i`:
     /// for decoders whose table choice hangs on earlier symbols, so that
     /// they cannot hand [`RansDecoder::get_many`] their contexts up front.
-    /// Whole groups of `N` steps run with the lanes' states in registers.
+    /// Whole groups of `N` steps run from lane 0 over a local copy of the
+    /// states.
     #[inline(always)]
     pub fn steps<F: LaneSteps>(&mut self, n: usize, f: &mut F) {
         let words = self.words.as_slice();
@@ -524,8 +525,6 @@ impl<'a, const N: usize> RansDecoder<'a, N> {
         }
         let mut i = head;
         while n - i >= N {
-            // A constant trip count: the loop unrolls, lane indices become
-            // constants.
             for (l, x) in st.iter_mut().enumerate() {
                 f.step(i + l, Lane::new(x, &mut pos, words));
             }

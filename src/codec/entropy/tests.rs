@@ -703,6 +703,57 @@ fn wide_streams_decode_alike_through_every_path() {
     }
 }
 
+/// A [`LaneSteps`] decoder whose context is `ctxs[i]`: it also peeks the
+/// next context (a lookup that must not move the lane), then takes its own.
+struct PeekTwice<'a> {
+    flat: &'a FlatTables,
+    ctxs: &'a [u8],
+    got: Vec<u16>,
+}
+
+impl LaneSteps for PeekTwice<'_> {
+    fn step(&mut self, i: usize, lane: Lane<'_>) {
+        let c = usize::from(self.ctxs[i]);
+        let other = self.flat.peek(c + 1, lane.state());
+        let sym = self.flat.peek(c, lane.state());
+        self.flat.take(c, sym, lane);
+        // The other context's symbol is one of its table's.
+        assert!(usize::from(other) < FLAT_ALPHABET);
+        self.got.push(sym);
+    }
+}
+
+#[test]
+fn lane_steps_decode_like_get_from_every_lane_offset() {
+    let n = 9000 + 5;
+    let (tables, ctxs, syms, bytes) = wide_case(n, 34);
+    let flat = FlatTables::new(&tables).unwrap();
+    for split in [0usize, 1, 31, 32, 33, 100, n] {
+        let mut dec = RansDecoder::<WIDE_LANES>::with_lanes(&bytes).unwrap();
+        let mut got: Vec<u16> = ctxs[..split]
+            .iter()
+            .map(|&c| dec.get_ctx(&flat, c))
+            .collect();
+        let mut i = split;
+        for len in [0usize, 31, 1, 32, 33, 64, 2048, 7].iter().cycle() {
+            if i >= n {
+                break;
+            }
+            let end = (i + len).min(n);
+            let mut run = PeekTwice {
+                flat: &flat,
+                ctxs: &ctxs[i..end],
+                got: Vec::new(),
+            };
+            dec.steps(end - i, &mut run);
+            got.extend_from_slice(&run.got);
+            i = end;
+        }
+        assert_eq!(got, syms, "split {split}");
+        dec.finish().unwrap();
+    }
+}
+
 #[test]
 fn wide_corruption_gives_the_same_symbols_and_error_on_every_path() {
     let n = 6000;
