@@ -132,25 +132,29 @@ impl Scales {
         out
     }
 
-    fn col_offsets(&self, cols: usize) -> Vec<i64> {
+    /// In `i32`, which the contexts are computed in: the decoder fills
+    /// them for a block at a time, and i64 arithmetic there did not
+    /// vectorize (10 % of lossy decoding).
+    fn col_offsets(&self, cols: usize) -> Vec<i32> {
         (0..cols)
-            .map(|j| self.col.get(j).map_or(0, |&c| i64::from(c)))
+            .map(|j| self.col.get(j).map_or(0, |&c| i32::from(c)))
             .collect()
     }
 
-    fn row_base(&self, i: usize) -> i64 {
-        self.global + self.row.get(i).map_or(0, |&r| i64::from(r))
+    /// `global` is within ±4096 (the encoder clamps it, the decoder checks).
+    fn row_base(&self, i: usize) -> i32 {
+        i32::try_from(self.global).unwrap_or(0) + self.row.get(i).map_or(0, |&r| i32::from(r))
     }
 }
 
 #[inline(always)]
-fn context(base: i64, c: i64) -> usize {
-    (base + c).clamp(0, SCALE_CONTEXTS as i64 - 1) as usize
+fn context(base: i32, c: i32) -> usize {
+    (base + c).clamp(0, SCALE_CONTEXTS as i32 - 1) as usize
 }
 
 /// Context of a dependent-quantization index: scale, then quantizer.
 #[inline(always)]
-fn dq_context(base: i64, c: i64, q: u8) -> usize {
+fn dq_context(base: i32, c: i32, q: u8) -> usize {
     2 * context(base, c) + usize::from(q & 1)
 }
 
@@ -238,11 +242,11 @@ fn count_symbols(
     candidates: &[Scales],
 ) -> Vec<Counts> {
     let mut counts = vec![vec![[0u64; ALPHABET]; CONTEXTS]; candidates.len()];
-    let cols: Vec<Vec<i64>> = candidates
+    let cols: Vec<Vec<i32>> = candidates
         .iter()
         .map(|sc| sc.col_offsets(row_len))
         .collect();
-    let mut bases = vec![0i64; candidates.len()];
+    let mut bases = vec![0i32; candidates.len()];
     for (i, (krow, qrow)) in ks.chunks(row_len).zip(qs.chunks(row_len)).enumerate() {
         for (b, sc) in bases.iter_mut().zip(candidates) {
             *b = sc.row_base(i);
@@ -653,9 +657,7 @@ fn decode_values<const DEPENDENT: bool>(
         escape,
     } = layout;
     let w = dtype.size();
-    let cols: Vec<i32> = (0..row_len)
-        .map(|j| sc.col.get(j).map_or(0, |&c| i32::from(c)))
-        .collect();
+    let cols = sc.col_offsets(row_len);
     let classes = ClassCode::new(split, escape, 8 * w as u32);
     let mut escapes = Vec::new();
     let mut pass = LevelPass::<DEPENDENT> {
@@ -670,16 +672,20 @@ fn decode_values<const DEPENDENT: bool>(
     let mut first = 0usize;
     for block in out.chunks_mut(BLOCK * w) {
         let len = block.len() / w;
-        // Scale contexts (doubled: the quantizer is the low bit).
+        // Contexts as the encoder numbers them, quantizer 0 when dependent
+        // (quantizer 1 is the next context).
         let mut done = 0;
         while done < len {
             let (row, col) = ((first + done) / row_len, (first + done) % row_len);
             let seg = (row_len - col).min(len - done);
-            let base = i32::try_from(sc.row_base(row)).unwrap_or(0);
+            let base = sc.row_base(row);
             let ctxs = pass.scale.iter_mut().skip(done).take(seg);
             for (t, &c) in ctxs.zip(cols.iter().skip(col)) {
-                let s = (base + c).clamp(0, SCALE_CONTEXTS as i32 - 1) as u8;
-                *t = if DEPENDENT { 2 * s } else { s };
+                *t = if DEPENDENT {
+                    dq_context(base, c, 0)
+                } else {
+                    context(base, c)
+                } as u8;
             }
             done += seg;
         }
@@ -703,7 +709,7 @@ struct LevelPass<'a, 'b, const DEPENDENT: bool> {
     bits: BitReader<'b>,
     /// The dependent quantizer's state.
     state: u8,
-    /// In: each value's scale context (doubled when dependent).
+    /// In: each value's context (under quantizer 0 when dependent).
     scale: [u8; BLOCK],
     /// Out: each value's level (0 for an escape), and the escapes' bits.
     levels: [i32; BLOCK],
