@@ -440,36 +440,24 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     let mut idx = vec![0u16; n];
     let mut bits = BitWriter::with_capacity(n);
     let mut decoded = vec![0u8; n * w];
-    let (mut err2, mut sig2) = (0f64, 0f64);
     let cols = sc.col_offsets(row_len);
-    let rows = data
-        .chunks(row_len * w)
-        .zip(decoded.chunks_mut(row_len * w));
-    let quant = ks.chunks(row_len).zip(qs.chunks(row_len));
-    for (i, (((row, drow), irow), (krow, qrow))) in
-        rows.zip(idx.chunks_mut(row_len)).zip(quant).enumerate()
-    {
-        let base = sc.row_base(i);
-        let elems = row.chunks_exact(w).zip(drow.chunks_exact_mut(w));
-        let codes = irow.iter_mut().zip(krow.iter().zip(qrow));
-        for (((b, ob), &c), (ix, (&k, &q))) in elems.zip(&cols).zip(codes) {
-            let x = values::load(dtype, b);
-            let raw = values::raw_bits(b);
-            let (sym, field, nbits) = symbolize(k, raw, 8 * w as u32);
-            *ix = (dq_context(base, c, q) * INDEX_STRIDE) as u16 + sym;
-            bits.put_wide(field, nbits);
-            let out_bits = match k {
-                Some(k) => values::round_to(dtype, trellis::level(k, q) * step),
-                None => raw,
-            };
-            values::store_bits(out_bits, ob);
-            if x.is_finite() {
-                let e = x - values::from_bits(dtype, out_bits);
-                err2 += e * e;
-                sig2 += x * x;
-            }
-        }
+    let quant = Quantized {
+        row_len,
+        step,
+        ks: &ks,
+        qs: &qs,
+        sc: &sc,
+        cols: &cols,
+    };
+    // One loop per dtype, each with its size and rounding known (with the
+    // dtype a variable, every value took jump tables).
+    match dtype {
+        Dtype::F32 => quant.code(Dtype::F32, data, &mut idx, &mut bits, &mut decoded),
+        Dtype::BF16 => quant.code(Dtype::BF16, data, &mut idx, &mut bits, &mut decoded),
+        Dtype::F16 => quant.code(Dtype::F16, data, &mut idx, &mut bits, &mut decoded),
+        _ => quant.code(dtype, data, &mut idx, &mut bits, &mut decoded),
     }
+    let (err2, sig2) = values::error_sums(dtype, data, &decoded);
     let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
     for &x in &idx {
         let (ctx, sym) = (usize::from(x) / INDEX_STRIDE, usize::from(x) % INDEX_STRIDE);
@@ -507,6 +495,62 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
         sig2,
         transform: None,
     })
+}
+
+/// A chunk's chosen indices and scales, for its coding pass.
+struct Quantized<'a> {
+    row_len: usize,
+    step: f64,
+    ks: &'a [Option<i64>],
+    qs: &'a [u8],
+    sc: &'a Scales,
+    cols: &'a [i32],
+}
+
+impl Quantized<'_> {
+    /// Per value: its context and symbol into `idx`, its raw field into
+    /// `bits`, its reconstruction into `decoded`.
+    #[inline(always)]
+    fn code(
+        &self,
+        dtype: Dtype,
+        data: &[u8],
+        idx: &mut [u16],
+        bits: &mut BitWriter,
+        decoded: &mut [u8],
+    ) {
+        let &Quantized {
+            row_len,
+            step,
+            ks,
+            qs,
+            sc,
+            cols,
+        } = self;
+        let w = dtype.size();
+        let rows = data
+            .chunks(row_len * w)
+            .zip(decoded.chunks_mut(row_len * w));
+        let quant = ks.chunks(row_len).zip(qs.chunks(row_len));
+        for (i, (((row, drow), irow), (krow, qrow))) in
+            rows.zip(idx.chunks_mut(row_len)).zip(quant).enumerate()
+        {
+            let base = sc.row_base(i);
+            let elems = row.chunks_exact(w).zip(drow.chunks_exact_mut(w));
+            let codes = irow.iter_mut().zip(krow.iter().zip(qrow));
+            for (((b, ob), &c), (ix, (&k, &q))) in elems.zip(cols).zip(codes) {
+                let raw = values::raw_bits(b);
+                let (sym, field, nbits) = symbolize(k, raw, 8 * w as u32);
+                *ix = (dq_context(base, c, q) * INDEX_STRIDE) as u16 + sym;
+                bits.put_wide(field, nbits);
+                let out_bits = match k {
+                    Some(k) => values::round_to(dtype, trellis::level(k, q) * step),
+                    None => raw,
+                };
+                values::store_bits(out_bits, ob);
+            }
+        }
+    }
 }
 
 /// Decode a transformed-chunk body (after its method byte) into `out`.

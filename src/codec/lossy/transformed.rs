@@ -63,18 +63,11 @@ pub fn encode(
         .ok_or(Error::Internal("inverse transform of a partial chunk"))?;
     let w = dtype.size();
     let mut decoded = vec![0u8; data.len()];
-    let (mut err2, mut sig2) = (0f64, 0f64);
-    for ((b, out), &r) in data
-        .chunks_exact(w)
-        .zip(decoded.chunks_exact_mut(w))
-        .zip(&restored)
-    {
+    for (out, &r) in decoded.chunks_exact_mut(w).zip(&restored) {
         values::store_bits(values::round_to(dtype, r), out);
-        let x = values::load(dtype, b);
-        let e = x - values::load(dtype, out);
-        err2 += e * e;
-        sig2 += x * x;
     }
+    // The values are finite (see `finite_values`), so all are summed.
+    let (err2, sig2) = values::error_sums(dtype, data, &decoded);
     let mut payload = Vec::with_capacity(inner.payload.len() + 2);
     payload.push(crate::codec::METHOD_TRANSFORMED);
     payload.push(t.code());

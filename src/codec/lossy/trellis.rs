@@ -10,6 +10,9 @@
 use super::values;
 use crate::safetensors::Dtype;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 /// The state after an index of parity `parity` (its low bit) in `state`.
 /// States 0 and 1 use `Q0`, states 2 and 3 use `Q1`; as a table,
 /// `[[0, 2], [2, 0], [1, 3], [3, 1]]`. Written as arithmetic so the
@@ -175,6 +178,43 @@ fn cheapest_state(cost: [f64; 4]) -> usize {
         .unwrap_or(0)
 }
 
+/// The search's forward pass over one row (`scaled`: the values in
+/// steps): from the path costs into each state before the row, the costs
+/// after it, and each value's [`Back`]. With AVX2 (detected at run time)
+/// a value's four candidates and four states are one vector each; the
+/// same IEEE operations in the same order, so the same bits.
+fn forward(scaled: &[f64], cost: &mut [f64; 4], rates: &[f64; 256], back: &mut Vec<Back>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        unsafe { avx2::forward(scaled, cost, rates, back) };
+        return;
+    }
+    forward_portable(scaled, cost, rates, back);
+}
+
+fn forward_portable(scaled: &[f64], cost: &mut [f64; 4], rates: &[f64; 256], back: &mut Vec<Back>) {
+    for &r in scaled {
+        back.push(step(r, cost, rates));
+    }
+}
+
+/// One value of the forward pass.
+#[inline(always)]
+fn step(r: f64, cost: &mut [f64; 4], rates: &[f64; 256]) -> Back {
+    if r.is_nan() || r.abs() >= LIMIT / 2.0 - 2.0 {
+        // Escape (non-finite or huge): the state passes through.
+        Back {
+            ks: [ESCAPE; 4],
+            second: 0,
+        }
+    } else {
+        let (next, b) = advance(cost, &candidates(r, rates));
+        *cost = next;
+        b
+    }
+}
+
 /// Indices of one chunk (`None`: the value escapes and keeps its bits; it
 /// leaves the state unchanged) and the quantizer each value used. The
 /// state starts at 0 for every chunk and runs on across rows. Not inlined:
@@ -194,10 +234,6 @@ pub fn quantize(
     let rates = rate_table();
     let mut scaled: Vec<f64> = Vec::with_capacity(row_len);
     let mut back: Vec<Back> = Vec::with_capacity(row_len);
-    let passes = Back {
-        ks: [ESCAPE; 4],
-        second: 0,
-    };
     for row in data.chunks(row_len * w) {
         scaled.clear();
         scaled.extend(row.chunks_exact(w).map(|b| values::load(dtype, b) / step));
@@ -211,16 +247,7 @@ pub fn quantize(
                 f64::INFINITY
             }
         });
-        for &r in &scaled {
-            if r.is_nan() || r.abs() >= LIMIT / 2.0 - 2.0 {
-                // Escape (non-finite or huge): the state passes through.
-                back.push(passes);
-            } else {
-                let (next, b) = advance(&cost, &candidates(r, &rates));
-                cost = next;
-                back.push(b);
-            }
-        }
+        forward(&scaled, &mut cost, &rates, &mut back);
         // Trace back from the cheapest end state.
         let cheapest = cheapest_state(cost);
         let start = ks.len();
