@@ -38,10 +38,7 @@ pub(super) unsafe fn forward(
     for &r in scaled {
         let a = r.abs();
         if a.is_nan() || a >= VECTOR_LIMIT {
-            // Large, non-finite or NaN: the scalar step (escapes included).
-            _mm256_storeu_pd(cost.as_mut_ptr(), c);
-            back.push(step(r, cost, rates));
-            c = _mm256_loadu_pd(cost.as_ptr());
+            c = scalar_step(r, c, rates, back);
             continue;
         }
         let av = _mm256_set1_pd(a);
@@ -91,6 +88,18 @@ pub(super) unsafe fn forward(
         });
     }
     _mm256_storeu_pd(cost.as_mut_ptr(), c);
+}
+
+/// Large, non-finite or NaN values: the scalar step (escapes included).
+/// Out of line, so that the loop keeps its costs in a register.
+#[cold]
+#[inline(never)]
+#[target_feature(enable = "avx2")]
+unsafe fn scalar_step(r: f64, c: __m256d, rates: &[f64; 256], back: &mut Vec<Back>) -> __m256d {
+    let mut cost = [0.0; 4];
+    _mm256_storeu_pd(cost.as_mut_ptr(), c);
+    back.push(step(r, &mut cost, rates));
+    _mm256_loadu_pd(cost.as_ptr())
 }
 
 #[cfg(test)]
