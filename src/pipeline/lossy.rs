@@ -312,12 +312,20 @@ impl StatsBuilder {
         let w = dtype.size();
         stats.raw_bits = stats.raw_bits.max(8.0 * w as f64);
         stats.float_params += (chunk.len / w) as u64;
-        for b in buf.chunks_exact(w) {
-            let x = lossy::values::load(dtype, b);
-            if x.is_finite() {
-                stats.sig2 += x * x;
-            }
-        }
+        let mut sig2 = stats.sig2;
+        lossy::values::specialised(
+            dtype,
+            #[inline(always)]
+            |dtype| {
+                for b in buf.chunks_exact(dtype.size()) {
+                    let x = lossy::values::load(dtype, b);
+                    if x.is_finite() {
+                        sig2 += x * x;
+                    }
+                }
+            },
+        );
+        stats.sig2 = sig2;
         // Sample what the coder will quantize: the values, or the chunk's
         // transform coefficients when it will be coded transformed.
         let domain = lossy::coding_domain(dtype, chunk.row_len, buf);

@@ -172,15 +172,17 @@ fn analyse(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> Scales {
         // Non-finite values are marked −1: they add +0.0 (which leaves
         // these non-negative sums as they are) and no count. The same sums
         // without a branch, and the column sums vectorize.
-        mags.clear();
-        mags.extend(row.chunks_exact(w).map(|b| {
-            let a = values::load(dtype, b).abs();
-            if a.is_finite() {
-                a
-            } else {
-                -1.0
-            }
-        }));
+        mags.resize(row.len() / w, 0.0);
+        values::specialised(
+            dtype,
+            #[inline(always)]
+            |dtype| {
+                for (m, b) in mags.iter_mut().zip(row.chunks_exact(dtype.size())) {
+                    let a = values::load(dtype, b).abs();
+                    *m = if a.is_finite() { a } else { -1.0 };
+                }
+            },
+        );
         let (mut s, mut c) = (0f64, 0u64);
         for &a in &mags {
             s += a.max(0.0);
@@ -384,16 +386,24 @@ pub fn estimate(
     let row_len = row_len.clamp(1, (data.len() / w).max(1));
     let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
     let (_, cost) = choose_scales(dtype, data, row_len, step, &ks, &qs, Some(weight))?;
-    let (mut raw_bits, mut err2) = (0u64, 0f64);
-    for ((b, &k), &q) in data.chunks_exact(w).zip(&ks).zip(&qs) {
-        raw_bits += u64::from(symbolize(k, 0, 8 * w as u32).2);
-        if let Some(k) = k {
-            let x = values::load(dtype, b);
-            let y = values::round_to(dtype, trellis::level(k, q) * step);
-            let e = x - values::from_bits(dtype, y);
-            err2 += e * e;
-        }
-    }
+    let (raw_bits, err2) = values::specialised(
+        dtype,
+        #[inline(always)]
+        |dtype| {
+            let (mut raw_bits, mut err2) = (0u64, 0f64);
+            let w = dtype.size();
+            for ((b, &k), &q) in data.chunks_exact(w).zip(&ks).zip(&qs) {
+                raw_bits += u64::from(symbolize(k, 0, 8 * w as u32).2);
+                if let Some(k) = k {
+                    let x = values::load(dtype, b);
+                    let y = values::round_to(dtype, trellis::level(k, q) * step);
+                    let e = x - values::from_bits(dtype, y);
+                    err2 += e * e;
+                }
+            }
+            (raw_bits, err2)
+        },
+    );
     Ok((
         cost.entropy + raw_bits as f64,
         cost.fixed + 8.0 * 24.0,
@@ -449,14 +459,11 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
         sc: &sc,
         cols: &cols,
     };
-    // One loop per dtype, each with its size and rounding known (with the
-    // dtype a variable, every value took jump tables).
-    match dtype {
-        Dtype::F32 => quant.code(Dtype::F32, data, &mut idx, &mut bits, &mut decoded),
-        Dtype::BF16 => quant.code(Dtype::BF16, data, &mut idx, &mut bits, &mut decoded),
-        Dtype::F16 => quant.code(Dtype::F16, data, &mut idx, &mut bits, &mut decoded),
-        _ => quant.code(dtype, data, &mut idx, &mut bits, &mut decoded),
-    }
+    values::specialised(
+        dtype,
+        #[inline(always)]
+        |dtype| quant.code(dtype, data, &mut idx, &mut bits, &mut decoded),
+    );
     let (err2, sig2) = values::error_sums(dtype, data, &decoded);
     let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
     for &x in &idx {
@@ -885,19 +892,15 @@ impl ClassCode {
 
 /// Levels × step, rounded to `dtype`, into `out`'s elements.
 fn dequantize(dtype: Dtype, step: f64, levels: &[i32], out: &mut [u8]) {
-    #[inline(always)]
-    fn run(dtype: Dtype, step: f64, levels: &[i32], out: &mut [u8]) {
-        for (&l, ob) in levels.iter().zip(out.chunks_exact_mut(dtype.size())) {
-            values::store_bits(values::round_to(dtype, f64::from(l) * step), ob);
-        }
-    }
-    // One loop per dtype, each with its size and rounding known.
-    match dtype {
-        Dtype::F32 => run(Dtype::F32, step, levels, out),
-        Dtype::BF16 => run(Dtype::BF16, step, levels, out),
-        Dtype::F16 => run(Dtype::F16, step, levels, out),
-        _ => run(dtype, step, levels, out),
-    }
+    values::specialised(
+        dtype,
+        #[inline(always)]
+        |dtype| {
+            for (&l, ob) in levels.iter().zip(out.chunks_exact_mut(dtype.size())) {
+                values::store_bits(values::round_to(dtype, f64::from(l) * step), ob);
+            }
+        },
+    )
 }
 
 #[cfg(test)]

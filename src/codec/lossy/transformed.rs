@@ -28,11 +28,21 @@ pub fn finite_values(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
     {
         return None;
     }
-    let v: Vec<f64> = data
-        .chunks_exact(w)
-        .map(|b| values::load(dtype, b))
-        .collect();
-    v.iter().all(|x| x.is_finite()).then_some(v)
+    let mut v = vec![0f64; data.len() / w];
+    // Without an early exit, so that the loop vectorises.
+    let finite = values::specialised(
+        dtype,
+        #[inline(always)]
+        |dtype| {
+            let mut finite = true;
+            for (x, b) in v.iter_mut().zip(data.chunks_exact(dtype.size())) {
+                *x = values::load(dtype, b);
+                finite &= x.is_finite();
+            }
+            finite
+        },
+    );
+    finite.then_some(v)
 }
 
 /// Coefficients as F64 bytes.
