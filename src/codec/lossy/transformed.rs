@@ -47,7 +47,20 @@ pub fn finite_values(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
 
 /// Coefficients as F64 bytes.
 pub fn coefficient_bytes(coeffs: &[f64]) -> Vec<u8> {
-    coeffs.iter().flat_map(|c| c.to_le_bytes()).collect()
+    let mut out = vec![0u8; coeffs.len() * 8];
+    for (o, c) in out.chunks_exact_mut(8).zip(coeffs) {
+        o.copy_from_slice(&c.to_le_bytes());
+    }
+    out
+}
+
+/// F64 bytes as coefficients (a plain loop: it vectorises).
+fn coefficients(bytes: &[u8]) -> Vec<f64> {
+    let mut out = vec![0f64; bytes.len() / 8];
+    for (c, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+        *c = values::load(Dtype::F64, b);
+    }
+    out
 }
 
 /// Code the chunk's `values` (from `data`, `row_len` per row) under `t`.
@@ -64,18 +77,19 @@ pub fn encode(
     ))?;
     let inner = super::encode_plain(Dtype::F64, row_len, &coefficient_bytes(&coeffs), step)?;
     drop(coeffs);
-    let quantized: Vec<f64> = inner
-        .decoded
-        .chunks_exact(8)
-        .map(|b| values::load(Dtype::F64, b))
-        .collect();
+    let quantized = coefficients(&inner.decoded);
     let restored = transform::inverse(t, &quantized, row_len)
         .ok_or(Error::Internal("inverse transform of a partial chunk"))?;
-    let w = dtype.size();
     let mut decoded = vec![0u8; data.len()];
-    for (out, &r) in decoded.chunks_exact_mut(w).zip(&restored) {
-        values::store_bits(values::round_to(dtype, r), out);
-    }
+    values::specialised(
+        dtype,
+        #[inline(always)]
+        |dtype| {
+            for (out, &r) in decoded.chunks_exact_mut(dtype.size()).zip(&restored) {
+                values::store_bits(values::round_to(dtype, r), out);
+            }
+        },
+    );
     // The values are finite (see `finite_values`), so all are summed.
     let (err2, sig2) = values::error_sums(dtype, data, &decoded);
     let mut payload = Vec::with_capacity(inner.payload.len() + 2);
@@ -124,16 +138,19 @@ pub fn decode(dtype: Dtype, body: &[u8], out: &mut [u8]) -> Result<()> {
     if !inner.is_empty() {
         return Err(Error::CodecCorrupt("trailing bytes after the chunk body"));
     }
-    let coeffs: Vec<f64> = coeff_bytes
-        .chunks_exact(8)
-        .map(|b| values::load(Dtype::F64, b))
-        .collect();
+    let coeffs = coefficients(&coeff_bytes);
     drop(coeff_bytes);
     let restored = transform::inverse(t, &coeffs, row_len)
         .ok_or(Error::CodecCorrupt("transformed chunk is not whole rows"))?;
-    for (o, &r) in out.chunks_exact_mut(w).zip(&restored) {
-        values::store_bits(values::round_to(dtype, r), o);
-    }
+    values::specialised(
+        dtype,
+        #[inline(always)]
+        |dtype| {
+            for (o, &r) in out.chunks_exact_mut(dtype.size()).zip(&restored) {
+                values::store_bits(values::round_to(dtype, r), o);
+            }
+        },
+    );
     Ok(())
 }
 
