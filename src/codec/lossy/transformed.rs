@@ -81,15 +81,7 @@ pub fn encode(
     let restored = transform::inverse(t, &quantized, row_len)
         .ok_or(Error::Internal("inverse transform of a partial chunk"))?;
     let mut decoded = vec![0u8; data.len()];
-    values::specialised(
-        dtype,
-        #[inline(always)]
-        |dtype| {
-            for (out, &r) in decoded.chunks_exact_mut(dtype.size()).zip(&restored) {
-                values::store_bits(values::round_to(dtype, r), out);
-            }
-        },
-    );
+    values::round_all(dtype, &restored, &mut decoded);
     // The values are finite (see `finite_values`), so all are summed.
     let (err2, sig2) = values::error_sums(dtype, data, &decoded);
     let mut payload = Vec::with_capacity(inner.payload.len() + 2);
@@ -142,15 +134,7 @@ pub fn decode(dtype: Dtype, body: &[u8], out: &mut [u8]) -> Result<()> {
     drop(coeff_bytes);
     let restored = transform::inverse(t, &coeffs, row_len)
         .ok_or(Error::CodecCorrupt("transformed chunk is not whole rows"))?;
-    values::specialised(
-        dtype,
-        #[inline(always)]
-        |dtype| {
-            for (o, &r) in out.chunks_exact_mut(dtype.size()).zip(&restored) {
-                values::store_bits(values::round_to(dtype, r), o);
-            }
-        },
-    );
+    values::round_all(dtype, &restored, out);
     Ok(())
 }
 

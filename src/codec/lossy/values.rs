@@ -79,6 +79,20 @@ pub fn specialised<T>(dtype: Dtype, mut f: impl FnMut(Dtype) -> T) -> T {
     }
 }
 
+/// Each of `xs` rounded to `dtype` (see [`round_to`]) into `out`'s
+/// elements.
+pub fn round_all(dtype: Dtype, xs: &[f64], out: &mut [u8]) {
+    specialised(
+        dtype,
+        #[inline(always)]
+        |dtype| {
+            for (o, &x) in out.chunks_exact_mut(dtype.size()).zip(xs) {
+                store_bits(round_to(dtype, x), o);
+            }
+        },
+    )
+}
+
 /// Squared error of `decoded` against `original` and the original's
 /// energy, over the finite original values (elements of `dtype`), summed
 /// in element order.
