@@ -38,6 +38,7 @@ use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag}
 use crate::codec::transform::{self, Transform};
 use crate::error::{Error, Result};
 use crate::safetensors::Dtype;
+use trellis::Index;
 
 /// `|k|` below this is its own symbol.
 const DIRECT: u16 = 16;
@@ -237,12 +238,7 @@ type Counts = Vec<[u64; ALPHABET]>;
 
 /// Symbol counts per context under each candidate's contexts, in one pass
 /// (the symbols are the same; only the contexts differ).
-fn count_symbols(
-    ks: &[Option<i64>],
-    qs: &[u8],
-    row_len: usize,
-    candidates: &[Scales],
-) -> Vec<Counts> {
+fn count_symbols(ks: &[Index], qs: &[u8], row_len: usize, candidates: &[Scales]) -> Vec<Counts> {
     let mut counts = vec![vec![[0u64; ALPHABET]; CONTEXTS]; candidates.len()];
     let cols: Vec<Vec<i32>> = candidates
         .iter()
@@ -254,7 +250,7 @@ fn count_symbols(
             *b = sc.row_base(i);
         }
         for (j, (&k, &q)) in krow.iter().zip(qrow).enumerate() {
-            let (sym, _, _) = symbolize(k, 0, 0);
+            let (sym, _, _) = symbolize(k.get(), 0, 0);
             for ((c, &base), col) in counts.iter_mut().zip(&bases).zip(&cols) {
                 let ctx = dq_context(base, col.get(j).copied().unwrap_or(0), q);
                 if let Some(x) = c.get_mut(ctx).and_then(|t| t.get_mut(usize::from(sym))) {
@@ -316,7 +312,7 @@ fn choose_scales(
     data: &[u8],
     row_len: usize,
     step: f64,
-    ks: &[Option<i64>],
+    ks: &[Index],
     qs: &[u8],
     weight: Option<f64>,
 ) -> Result<(Scales, Cost)> {
@@ -393,6 +389,7 @@ pub fn estimate(
             let (mut raw_bits, mut err2) = (0u64, 0f64);
             let w = dtype.size();
             for ((b, &k), &q) in data.chunks_exact(w).zip(&ks).zip(&qs) {
+                let k = k.get();
                 raw_bits += u64::from(symbolize(k, 0, 8 * w as u32).2);
                 if let Some(k) = k {
                     let x = values::load(dtype, b);
@@ -508,7 +505,7 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
 struct Quantized<'a> {
     row_len: usize,
     step: f64,
-    ks: &'a [Option<i64>],
+    ks: &'a [Index],
     qs: &'a [u8],
     sc: &'a Scales,
     cols: &'a [i32],
@@ -547,6 +544,7 @@ impl Quantized<'_> {
             let codes = irow.iter_mut().zip(krow.iter().zip(qrow));
             for (((b, ob), &c), (ix, (&k, &q))) in elems.zip(cols).zip(codes) {
                 let raw = values::raw_bits(b);
+                let k = k.get();
                 let (sym, field, nbits) = symbolize(k, raw, 8 * w as u32);
                 *ix = (dq_context(base, c, q) * INDEX_STRIDE) as u16 + sym;
                 bits.put_wide(field, nbits);

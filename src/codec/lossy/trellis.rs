@@ -156,6 +156,19 @@ struct Back {
     second: u8,
 }
 
+/// An index the search chose, in 4 bytes (a chunk's indices are a pass
+/// of their own over memory: as `Option<i64>` they took 16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Index(i32);
+
+impl Index {
+    /// The index, or `None` when the value escapes and keeps its bits.
+    #[inline(always)]
+    pub fn get(self) -> Option<i64> {
+        (self.0 != ESCAPE).then_some(i64::from(self.0))
+    }
+}
+
 /// Marks an escaped value in [`Back::ks`]; no index reaches it (see `LIMIT`).
 const ESCAPE: i32 = i32::MIN;
 
@@ -220,12 +233,7 @@ fn step(r: f64, cost: &mut [f64; 4], rates: &[f64; 256]) -> Back {
 /// state starts at 0 for every chunk and runs on across rows. Not inlined:
 /// the search loop's code then does not depend on its callers'.
 #[inline(never)]
-pub fn quantize(
-    dtype: Dtype,
-    data: &[u8],
-    row_len: usize,
-    step: f64,
-) -> (Vec<Option<i64>>, Vec<u8>) {
+pub fn quantize(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> (Vec<Index>, Vec<u8>) {
     let w = dtype.size();
     let n = data.len() / w;
     let mut ks = Vec::with_capacity(n);
@@ -260,7 +268,7 @@ pub fn quantize(
         // Trace back from the cheapest end state.
         let cheapest = cheapest_state(cost);
         let start = ks.len();
-        ks.resize(start + back.len(), None);
+        ks.resize(start + back.len(), Index(ESCAPE));
         qs.resize(start + back.len(), 0);
         let mut s = cheapest;
         let outs = ks[start..].iter_mut().zip(&mut qs[start..]);
@@ -274,7 +282,7 @@ pub fn quantize(
             } else {
                 predecessor(b, s)
             };
-            *ko = (k != ESCAPE).then_some(i64::from(k));
+            *ko = Index(k);
             *qo = quantizer(prev as u8);
             s = prev;
         }
@@ -394,10 +402,10 @@ mod tests {
         let mut state = 0u8;
         for (k, q) in ks.iter().zip(&qs) {
             assert_eq!(*q, quantizer(state));
-            if let Some(k) = k {
+            if let Some(k) = k.get() {
                 state = NEXT[usize::from(state)][(k & 1) as usize];
             }
         }
-        assert_eq!(ks[6], None, "NaN escapes");
+        assert_eq!(ks[6].get(), None, "NaN escapes");
     }
 }
