@@ -206,6 +206,8 @@ fn forward(scaled: &[f64], cost: &mut [f64; 4], rates: &[f64; 256], back: &mut V
     forward_portable(scaled, cost, rates, back);
 }
 
+/// [`forward`] in scalar code: on wasm and CPUs without AVX2, and the
+/// reference the AVX2 pass is tested against.
 fn forward_portable(scaled: &[f64], cost: &mut [f64; 4], rates: &[f64; 256], back: &mut Vec<Back>) {
     for &r in scaled {
         back.push(step(r, cost, rates));
@@ -228,8 +230,9 @@ fn step(r: f64, cost: &mut [f64; 4], rates: &[f64; 256]) -> Back {
     }
 }
 
-/// Indices of one chunk (`None`: the value escapes and keeps its bits; it
-/// leaves the state unchanged) and the quantizer each value used. The
+/// Indices of one chunk ([`Index::get`] is `None` where the value escapes
+/// and keeps its bits; it leaves the state unchanged) and the quantizer
+/// each value used. The
 /// state starts at 0 for every chunk and runs on across rows. Not inlined:
 /// the search loop's code then does not depend on its callers'.
 #[inline(never)]
