@@ -800,3 +800,35 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn read_into_replaces_the_buffer_and_checks_like_read_exact() {
+    let (_, file) = build(SPECS, None, 0);
+    let (header, mut data) = open(Cursor::new(&file)).unwrap();
+    let total = header.data_len() as usize;
+    let body = &file[header.raw().len()..];
+    assert!(total > 10);
+    // Stale bytes and spare capacity must not show through.
+    let mut buf = vec![0xAA; 3 * total];
+    let e = data.read_into(&mut buf, total + 1).unwrap_err();
+    assert!(
+        matches!(e, Error::ReadBeyondData { position: 0, requested, data_len }
+        if requested == total as u64 + 1 && data_len == total as u64)
+    );
+    data.read_into(&mut buf, 10).unwrap();
+    assert_eq!(buf, &body[..10]);
+    data.read_into(&mut buf, total - 10).unwrap();
+    assert_eq!(buf, &body[10..]);
+    data.read_into(&mut buf, 0).unwrap();
+    assert!(buf.is_empty());
+    data.finish().unwrap();
+
+    // A source that ends inside the data section.
+    let cut = &file[..file.len() - 3];
+    let (header, mut data) = open(Cursor::new(cut)).unwrap();
+    let e = data
+        .read_into(&mut buf, header.data_len() as usize)
+        .unwrap_err();
+    assert!(matches!(e, Error::TruncatedData { expected_total, got }
+        if expected_total == file.len() as u64 && got == cut.len() as u64));
+}

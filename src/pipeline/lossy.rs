@@ -239,9 +239,9 @@ fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Sta
     let (header, mut data) = safetensors::open(input)?;
     let plan = chunking::plan(&header, opts.chunk_bytes);
     let mut stats = StatsBuilder::new(&header, lossy, &plan)?;
+    let mut buf = Vec::new();
     for chunk in &plan {
-        let mut buf = vec![0u8; chunk.len];
-        data.read_exact(&mut buf)?;
+        data.read_into(&mut buf, chunk.len)?;
         stats.observe(&header, chunk, &buf)?;
     }
     data.finish()?;

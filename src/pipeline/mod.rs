@@ -465,14 +465,17 @@ fn encode_file<R: Read, W: Write + Send>(
     let plan = chunking::plan(header, opts.chunk_bytes);
     let dtypes: Vec<Dtype> = header.tensors().iter().map(|t| t.dtype).collect();
     let mut next = plan.iter();
+    // Chunk buffers go round from the reader through the coder to the
+    // assembler and back.
+    let pool = BufferPool::new(opts.in_flight() + 2);
     ordered_map_chunks(
         opts,
         || {
             let Some(&chunk) = next.next() else {
                 return Ok(None);
             };
-            let mut buf = vec![0u8; chunk.len];
-            data.read_exact(&mut buf)?;
+            let mut buf = pool.take();
+            data.read_into(&mut buf, chunk.len)?;
             Ok(Some((chunk, buf)))
         },
         |(chunk, buf): (Chunk, Vec<u8>)| {
@@ -485,6 +488,7 @@ fn encode_file<R: Read, W: Write + Send>(
         },
         |(chunk, enc): (Chunk, EncodedChunk)| {
             asm.add(&chunk, &enc)?;
+            pool.give(enc.decoded);
             progress(asm.progress());
             Ok(())
         },

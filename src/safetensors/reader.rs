@@ -57,7 +57,24 @@ impl<R: Read> DataReader<R> {
     /// section (those bytes would be trailing garbage, not tensor data), and
     /// with [`Error::TruncatedData`] if the source ends early.
     pub fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        let requested = buf.len() as u64;
+        self.check_request(buf.len())?;
+        let got = read_full(&mut self.inner, buf)?;
+        self.advance(got, buf.len())
+    }
+
+    /// Replace the contents of `buf` with the next `len` data bytes, as
+    /// [`DataReader::read_exact`] does, without zeroing the buffer first
+    /// (a reused buffer keeps its capacity: no new pages per chunk).
+    pub fn read_into(&mut self, buf: &mut Vec<u8>, len: usize) -> Result<()> {
+        self.check_request(len)?;
+        buf.clear();
+        buf.reserve_exact(len);
+        let got = (&mut self.inner).take(len as u64).read_to_end(buf)?;
+        self.advance(got, len)
+    }
+
+    fn check_request(&self, len: usize) -> Result<()> {
+        let requested = len as u64;
         if requested > self.remaining() {
             return Err(Error::ReadBeyondData {
                 position: self.pos,
@@ -65,9 +82,14 @@ impl<R: Read> DataReader<R> {
                 data_len: self.data_len,
             });
         }
-        let got = read_full(&mut self.inner, buf)?;
+        Ok(())
+    }
+
+    /// Counts `got` bytes read of the `wanted`: fewer means the source
+    /// ended early.
+    fn advance(&mut self, got: usize, wanted: usize) -> Result<()> {
         self.pos += got as u64;
-        if got < buf.len() {
+        if got < wanted {
             return Err(Error::TruncatedData {
                 expected_total: self.data_start.saturating_add(self.data_len),
                 got: self.data_start.saturating_add(self.pos),

@@ -37,6 +37,17 @@ impl BitWriter {
         }
     }
 
+    /// A writer into `buf`'s memory (its contents are dropped), with room
+    /// for at least `bytes`.
+    pub fn reusing(mut buf: Vec<u8>, bytes: usize) -> Self {
+        buf.clear();
+        buf.reserve(bytes);
+        Self {
+            out: buf,
+            ..Self::default()
+        }
+    }
+
     /// Writes the low `nbits` bits of `value` (bits above are ignored).
     ///
     /// # Panics
@@ -58,7 +69,7 @@ impl BitWriter {
     }
 
     /// Writes a field of up to 64 bits (as a 32-bit low part, then the rest).
-    #[inline]
+    #[inline(always)]
     pub fn put_wide(&mut self, value: u64, nbits: u32) {
         if nbits > 32 {
             self.put(value & 0xffff_ffff, 32);

@@ -7,6 +7,9 @@
 use super::table::FreqTable;
 use crate::error::{Error, Result};
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 /// Number of interleaved rANS states of a default stream.
 pub const LANES: usize = 8;
 /// Lanes of a wide stream: four 8-lane vectors whose table lookups
@@ -155,7 +158,31 @@ impl<'a> RansEncoder<'a> {
 /// Context and symbol packed in one index make one array to write and
 /// read, and one table lookup per symbol. Errors if an index names a
 /// symbol without a frequency.
+///
+/// With AVX2 (detected at run time), 8 lanes at a time: the same stream.
 pub fn encode_indexed<const N: usize>(
+    tables: &[EncTable],
+    stride: usize,
+    idx: &[u16],
+) -> Result<RansStream<N>> {
+    #[cfg(target_arch = "x86_64")]
+    if N % 8 == 0
+        && N <= WIDE_LANES
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("popcnt")
+    {
+        // SAFETY: the CPU has AVX2 and POPCNT; N is a multiple of 8 up to 32.
+        return unsafe { avx2::encode_indexed::<N>(tables, stride, idx) }.ok_or(UNCODED);
+    }
+    encode_indexed_portable(tables, stride, idx)
+}
+
+/// The error of an index naming a symbol without a frequency.
+const UNCODED: Error = Error::EntropyStreamCorrupt("symbol without a frequency in its table");
+
+/// [`encode_indexed`] in scalar code: on wasm and CPUs without AVX2, and
+/// the reference the AVX2 encoder is tested against.
+fn encode_indexed_portable<const N: usize>(
     tables: &[EncTable],
     stride: usize,
     idx: &[u16],
@@ -169,9 +196,7 @@ pub fn encode_indexed<const N: usize>(
     encode_reverse(idx.len(), |i| {
         flat.get(usize::from(*idx.get(i)?)).filter(|e| e.is_coded())
     })
-    .ok_or(Error::EntropyStreamCorrupt(
-        "symbol without a frequency in its table",
-    ))
+    .ok_or(UNCODED)
 }
 
 /// A coded `N`-lane rANS stream: the final lane states and the

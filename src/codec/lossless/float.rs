@@ -38,6 +38,7 @@
 //! `L = s - 2 - 400 + q` and `1 + max(0, M - 3 - d)` raw bits (sign, the
 //! mantissa below `L`'s 3 bits). The sign is the top bit of each raw field.
 
+use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -206,40 +207,43 @@ fn rounded_mean(sum: u64, count: u64) -> Option<i64> {
     i64::try_from((2 * sum + count) / (2 * count)).ok()
 }
 
+/// The chunk's scales and dropped bits. With AVX2, F32 rows take the
+/// vector loop of `simd` and other layouts' loops are compiled for AVX2
+/// (twice the lanes).
 fn analyse<F: Bits>(data: &[u8], row_len: usize) -> Scales {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        return unsafe { analyse_avx2::<F>(data, row_len) };
+    }
+    analyse_portable::<F>(data, row_len)
+}
+
+/// [`analyse`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn analyse_avx2<F: Bits>(data: &[u8], row_len: usize) -> Scales {
+    analyse_portable::<F>(data, row_len)
+}
+
+#[inline(always)]
+fn analyse_portable<F: Bits>(data: &[u8], row_len: usize) -> Scales {
     let n = data.len() / F::W;
     let rows = n.div_ceil(row_len);
     let cols = row_len.min(n);
-    let use_cols = rows >= MIN_ROWS_FOR_COLUMNS;
     let mut dropped = Vec::with_capacity(rows);
     let mut row_sums = Vec::with_capacity(rows);
-    let mut col_sum = vec![0u64; if use_cols { cols } else { 0 }];
-    let mut col_cnt = vec![0u64; col_sum.len()];
+    let mut columns = ColumnSums::new(if rows >= MIN_ROWS_FOR_COLUMNS {
+        cols
+    } else {
+        0
+    });
     let (mut gsum, mut gcnt) = (0u64, 0u64);
-    // Branch-free bodies over zipped slices, so the compiler vectorises them.
-    let visit = |v: u64, mant_or: &mut u64| {
-        *mant_or |= F::mantissa(v);
-        let ok = F::counts_for_scale(v);
-        (if ok { F::log_mag(v) as u64 } else { 0 }, u64::from(ok))
-    };
     for row in data.chunks(row_len * F::W) {
-        let (mut sum, mut cnt, mut mant_or) = (0u64, 0u64, 0u64);
-        let values = row.chunks_exact(F::W);
-        if use_cols {
-            for ((b, s), c) in values.zip(col_sum.iter_mut()).zip(col_cnt.iter_mut()) {
-                let (l, k) = visit(F::load(b), &mut mant_or);
-                sum += l;
-                cnt += k;
-                *s += l;
-                *c += k;
-            }
-        } else {
-            for b in values {
-                let (l, k) = visit(F::load(b), &mut mant_or);
-                sum += l;
-                cnt += k;
-            }
-        }
+        let (sum, cnt, mant_or) = row_stats::<F>(row, &mut columns);
         let tz = if mant_or == 0 {
             F::MANT_BITS
         } else {
@@ -255,6 +259,7 @@ fn analyse<F: Bits>(data: &[u8], row_len: usize) -> Scales {
         let x = rounded_mean(s, c).unwrap_or(global) - global;
         x.clamp(-SCALE_OFFSET_LIMIT, SCALE_OFFSET_LIMIT) as i8
     };
+    let (col_sum, col_cnt) = columns.totals();
     Scales {
         dropped,
         row: row_sums.iter().map(|&(s, c)| offset(s, c)).collect(),
@@ -265,6 +270,106 @@ fn analyse<F: Bits>(data: &[u8], row_len: usize) -> Scales {
             .collect(),
         global,
     }
+}
+
+/// Per column, the sum of `L` and the count of the values that count for
+/// the scale: `u32` for a run of rows (twice the lanes of `u64` in the
+/// loops), added to `u64` totals before a run could overflow.
+struct ColumnSums {
+    sum: Vec<u32>,
+    cnt: Vec<u32>,
+    total_sum: Vec<u64>,
+    total_cnt: Vec<u64>,
+    rows: usize,
+}
+
+/// Rows per `u32` run: `L < 2^14` for every layout, so sums stay below
+/// `2^30`.
+const COLUMN_RUN_ROWS: usize = 1 << 16;
+
+impl ColumnSums {
+    /// Sums over `cols` columns (0: columns unused).
+    fn new(cols: usize) -> Self {
+        ColumnSums {
+            sum: vec![0; cols],
+            cnt: vec![0; cols],
+            total_sum: vec![0; cols],
+            total_cnt: vec![0; cols],
+            rows: 0,
+        }
+    }
+
+    fn is_used(&self) -> bool {
+        !self.sum.is_empty()
+    }
+
+    /// Counts a row added to the runs (if any).
+    fn row_done(&mut self) {
+        self.rows += 1;
+        if self.rows % COLUMN_RUN_ROWS == 0 {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        for (t, s) in self.total_sum.iter_mut().zip(&mut self.sum) {
+            *t += u64::from(std::mem::take(s));
+        }
+        for (t, c) in self.total_cnt.iter_mut().zip(&mut self.cnt) {
+            *t += u64::from(std::mem::take(c));
+        }
+    }
+
+    fn totals(mut self) -> (Vec<u64>, Vec<u64>) {
+        self.flush();
+        (self.total_sum, self.total_cnt)
+    }
+}
+
+/// One row's sum and count of `L` over the values that count for the
+/// scale, and the OR of its mantissas; adds the row to `columns` when they
+/// are used.
+#[inline(always)]
+fn row_stats<F: Bits>(row: &[u8], columns: &mut ColumnSums) -> (u64, u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if F::W == 4 && F::MANT_BITS == 23 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        let stats = unsafe { simd::row_stats_f32(row, columns) };
+        columns.row_done();
+        return stats;
+    }
+    let stats = row_stats_portable::<F>(row, columns);
+    columns.row_done();
+    stats
+}
+
+#[inline(always)]
+fn row_stats_portable<F: Bits>(row: &[u8], columns: &mut ColumnSums) -> (u64, u64, u64) {
+    // Branch-free bodies over zipped slices, so the compiler vectorises them.
+    let visit = |v: u64, mant_or: &mut u64| {
+        *mant_or |= F::mantissa(v);
+        let ok = F::counts_for_scale(v);
+        (if ok { F::log_mag(v) as u32 } else { 0 }, u32::from(ok))
+    };
+    let (mut sum, mut cnt, mut mant_or) = (0u64, 0u64, 0u64);
+    let values = row.chunks_exact(F::W);
+    if columns.is_used() {
+        let cols = columns.sum.iter_mut().zip(columns.cnt.iter_mut());
+        for (b, (s, c)) in values.zip(cols) {
+            let (l, k) = visit(F::load(b), &mut mant_or);
+            sum += u64::from(l);
+            cnt += u64::from(k);
+            *s += l;
+            *c += k;
+        }
+    } else {
+        for b in values {
+            let (l, k) = visit(F::load(b), &mut mant_or);
+            sum += u64::from(l);
+            cnt += u64::from(k);
+        }
+    }
+    (sum, cnt, mant_or)
 }
 
 /// The symbol of a normal value near its expected scale `q` (the common
@@ -348,6 +453,20 @@ fn count_symbols<F: Bits>(data: &[u8], row_len: usize, sc: &Scales) -> Counts {
         }
     });
     counts
+}
+
+/// Symbol counts per context of packed indices, in their own tight pass
+/// (inside the value loop they cost more than the whole pass).
+fn histogram(idx: &[u16]) -> Counts {
+    let mut flat = vec![0u32; CONTEXTS * ALPHABET];
+    for &x in idx {
+        if let Some(c) = flat.get_mut(usize::from(x)) {
+            *c += 1;
+        }
+    }
+    flat.chunks_exact(ALPHABET)
+        .map(|c| std::array::from_fn(|s| c.get(s).copied().unwrap_or(0)))
+        .collect()
 }
 
 /// The tables for `counts`: per used context a selector byte (0: a table
@@ -475,11 +594,34 @@ pub fn encode(
     }
 }
 
+/// Buffers of the value pass, kept per thread from chunk to chunk: fresh
+/// multi-megabyte buffers for every chunk cost more in page faults than
+/// the pass that fills them.
+#[derive(Default)]
+struct Scratch {
+    idx: Vec<u16>,
+    raw: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
 fn encode_typed<F: Bits>(
     data: &[u8],
     row_len: usize,
     lanes: Lanes,
     out: &mut Vec<u8>,
+) -> Result<()> {
+    SCRATCH.with_borrow_mut(|scratch| encode_with::<F>(data, row_len, lanes, out, scratch))
+}
+
+fn encode_with<F: Bits>(
+    data: &[u8],
+    row_len: usize,
+    lanes: Lanes,
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
 ) -> Result<()> {
     let n = data.len() / F::W;
     let row_len = row_len.clamp(1, n.max(1));
@@ -515,51 +657,22 @@ fn encode_typed<F: Bits>(
 
     // Context and symbol packed as `ctx * ALPHABET + sym`: one array for
     // the histogram and the rANS coder.
-    let mut idx = vec![0u16; n];
-    let mut bits = BitWriter::with_capacity(data.len());
-    let cols = sc.col_offsets(row_len);
+    // Every index is written below: what the last chunk left is not
+    // cleared first.
+    let idx = &mut scratch.idx;
+    idx.resize(n, 0);
+    let mut bits = BitWriter::reusing(std::mem::take(&mut scratch.raw), data.len());
+    let cols = column_offsets(&sc, row_len);
     for (i, ((row, &d), irow)) in data
         .chunks(row_len * F::W)
         .zip(&sc.dropped)
         .zip(idx.chunks_mut(row_len))
         .enumerate()
     {
-        let base = sc.global + sc.row_offset(i);
-        let d32 = u32::from(d);
-        let class = usize::from(d > 0) * FRAC_CONTEXTS;
-        let nraw = F::in_range_raw_bits(d32);
-        for ((b, &c), ix) in row.chunks_exact(F::W).zip(&cols).zip(irow) {
-            let v = F::load(b);
-            let q = base + c;
-            let ctx = class + (q & FRAC_MASK) as usize;
-            // The common case inline (a field of at most 57 bits), the rest
-            // through `classify`.
-            let sym = match in_range_symbol::<F>(v, q) {
-                Some(sym) => {
-                    bits.put(signed_field::<F>(v, nraw, in_range_body::<F>(v, d32)), nraw);
-                    sym
-                }
-                None => {
-                    let (sym, wide) = classify::<F>(v, q, d32);
-                    bits.put_wide(raw_field::<F>(v, sym, wide, d32), wide);
-                    sym
-                }
-            };
-            *ix = (ctx * ALPHABET) as u16 | sym;
-        }
+        let q_base = (sc.global + sc.row_offset(i)) as i32;
+        encode_row::<F>(row, &cols, q_base, d, irow, &mut bits);
     }
-    // The histogram in its own tight pass (inside the loop above it cost
-    // more than the whole pass).
-    let mut flat = vec![0u32; CONTEXTS * ALPHABET];
-    for &x in &idx {
-        if let Some(c) = flat.get_mut(usize::from(x)) {
-            *c += 1;
-        }
-    }
-    let counts: Counts = flat
-        .chunks_exact(ALPHABET)
-        .map(|c| std::array::from_fn(|s| c.get(s).copied().unwrap_or(0)))
-        .collect();
+    let counts = histogram(idx);
     let tables = build_tables(&counts)?;
     let enc_tables: Vec<EncTable> = tables
         .tables
@@ -573,12 +686,83 @@ fn encode_typed<F: Bits>(
     put_varint(out, u64::from(tables.mask));
     out.extend_from_slice(&tables.bytes);
     match lanes {
-        Lanes::Narrow => put_rans::<LANES>(&enc_tables, &idx, out)?,
-        Lanes::Wide => put_rans::<WIDE_LANES>(&enc_tables, &idx, out)?,
+        Lanes::Narrow => put_rans::<LANES>(&enc_tables, idx, out)?,
+        Lanes::Wide => put_rans::<WIDE_LANES>(&enc_tables, idx, out)?,
     }
     put_varint(out, raw.len() as u64);
     out.extend_from_slice(&raw);
+    scratch.raw = raw;
     Ok(())
+}
+
+/// Column offsets as `i32`: `|q| < 2^21` (a mean of `L`, checked by the
+/// decoder, plus offsets of at most 127), so `i32` holds every `q` and the
+/// value loops run eight to a vector.
+fn column_offsets(sc: &Scales, row_len: usize) -> Vec<i32> {
+    sc.col_offsets(row_len).iter().map(|&c| c as i32).collect()
+}
+
+/// One row's packed context-and-symbol indices (into `idx`) and raw fields
+/// (into `bits`); `q_base` is the row's expected scale before column
+/// offsets, `d` its dropped bits.
+#[inline(always)]
+fn encode_row<F: Bits>(
+    row: &[u8],
+    cols: &[i32],
+    q_base: i32,
+    d: u8,
+    idx: &mut [u16],
+    bits: &mut BitWriter,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if F::W == 4
+        && F::MANT_BITS == 23
+        && u32::from(d) <= F::MANT_BITS - LOG_FRAC_BITS
+        && std::arch::is_x86_feature_detected!("avx2")
+    {
+        // SAFETY: the CPU has AVX2 (checked above).
+        unsafe { simd::encode_row_f32(row, cols, q_base, d, idx, bits) };
+        return;
+    }
+    encode_row_scalar::<F>(row, cols, q_base, d, idx, bits);
+}
+
+#[inline(always)]
+fn encode_row_scalar<F: Bits>(
+    row: &[u8],
+    cols: &[i32],
+    q_base: i32,
+    d: u8,
+    idx: &mut [u16],
+    bits: &mut BitWriter,
+) {
+    for ((b, &c), ix) in row.chunks_exact(F::W).zip(cols).zip(idx) {
+        *ix = encode_value::<F>(F::load(b), q_base + c, d, bits);
+    }
+}
+
+/// One value: its raw field goes to `bits`, its context and symbol come
+/// back packed as `ctx * ALPHABET + sym`.
+#[inline(always)]
+fn encode_value<F: Bits>(v: u64, q: i32, d: u8, bits: &mut BitWriter) -> u16 {
+    let q = i64::from(q);
+    let d32 = u32::from(d);
+    let ctx = context(d, q);
+    // The common case inline (a field of at most 57 bits), the rest
+    // through `classify`.
+    let sym = match in_range_symbol::<F>(v, q) {
+        Some(sym) => {
+            let nraw = F::in_range_raw_bits(d32);
+            bits.put(signed_field::<F>(v, nraw, in_range_body::<F>(v, d32)), nraw);
+            sym
+        }
+        None => {
+            let (sym, wide) = classify::<F>(v, q, d32);
+            bits.put_wide(raw_field::<F>(v, sym, wide, d32), wide);
+            sym
+        }
+    };
+    (ctx * ALPHABET) as u16 | sym
 }
 
 /// The `N`-lane rANS stream of `idx` (context and symbol packed), length
@@ -721,9 +905,8 @@ fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
     (dec, tables): (&mut RansDecoder<'_, N>, &T),
     reader: &mut BitReader,
 ) {
-    // |q| < 2^21 (`g` and the offsets are checked), so `i32` holds every
-    // sum below, and the context pass runs four lanes to a vector.
-    let cols: Vec<i32> = sc.col_offsets(row_len).iter().map(|&c| c as i32).collect();
+    // `g` and the offsets are checked: `i32` holds every `q`.
+    let cols = column_offsets(sc, row_len);
     // A local copy keeps the read position in a register across the
     // stores to `out`.
     let mut local = reader.clone();
