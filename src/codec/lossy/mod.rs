@@ -244,15 +244,22 @@ fn count_symbols(ks: &[Index], qs: &[u8], row_len: usize, candidates: &[Scales])
         .iter()
         .map(|sc| sc.col_offsets(row_len))
         .collect();
-    let mut bases = vec![0i32; candidates.len()];
+    // Per candidate, each column's context in the current row under
+    // quantizer 0 (the value's quantizer bit is added to it): worked out
+    // once per row, not once per value.
+    const _: () = assert!(CONTEXTS <= 1 << 8);
+    let mut row_ctx = vec![vec![0u8; row_len]; candidates.len()];
     for (i, (krow, qrow)) in ks.chunks(row_len).zip(qs.chunks(row_len)).enumerate() {
-        for (b, sc) in bases.iter_mut().zip(candidates) {
-            *b = sc.row_base(i);
+        for ((rc, sc), col) in row_ctx.iter_mut().zip(candidates).zip(&cols) {
+            let base = sc.row_base(i);
+            for (r, &c) in rc.iter_mut().zip(col) {
+                *r = dq_context(base, c, 0) as u8;
+            }
         }
         for (j, (&k, &q)) in krow.iter().zip(qrow).enumerate() {
             let (sym, _, _) = symbolize(k.get(), 0, 0);
-            for ((c, &base), col) in counts.iter_mut().zip(&bases).zip(&cols) {
-                let ctx = dq_context(base, col.get(j).copied().unwrap_or(0), q);
+            for (c, rc) in counts.iter_mut().zip(&row_ctx) {
+                let ctx = usize::from(rc.get(j).copied().unwrap_or(0)) + usize::from(q & 1);
                 if let Some(x) = c.get_mut(ctx).and_then(|t| t.get_mut(usize::from(sym))) {
                     *x += 1;
                 }
