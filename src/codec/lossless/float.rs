@@ -244,6 +244,7 @@ fn analyse_portable<F: Bits>(data: &[u8], row_len: usize) -> Scales {
     let (mut gsum, mut gcnt) = (0u64, 0u64);
     for row in data.chunks(row_len * F::W) {
         let (sum, cnt, mant_or) = row_stats::<F>(row, &mut columns);
+        columns.row_done();
         let tz = if mant_or == 0 {
             F::MANT_BITS
         } else {
@@ -327,20 +328,16 @@ impl ColumnSums {
 }
 
 /// One row's sum and count of `L` over the values that count for the
-/// scale, and the OR of its mantissas; adds the row to `columns` when they
-/// are used.
+/// scale, and the OR of its mantissas; adds the row to `columns`' runs
+/// when they are used (the caller then counts it with `row_done`).
 #[inline(always)]
 fn row_stats<F: Bits>(row: &[u8], columns: &mut ColumnSums) -> (u64, u64, u64) {
     #[cfg(target_arch = "x86_64")]
     if F::W == 4 && F::MANT_BITS == 23 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked above).
-        let stats = unsafe { simd::row_stats_f32(row, columns) };
-        columns.row_done();
-        return stats;
+        return unsafe { simd::row_stats_f32(row, columns) };
     }
-    let stats = row_stats_portable::<F>(row, columns);
-    columns.row_done();
-    stats
+    row_stats_portable::<F>(row, columns)
 }
 
 #[inline(always)]

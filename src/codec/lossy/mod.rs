@@ -173,17 +173,14 @@ fn analyse(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> Scales {
         // Non-finite values are marked −1: they add +0.0 (which leaves
         // these non-negative sums as they are) and no count. The same sums
         // without a branch, and the column sums vectorize.
-        mags.resize(row.len() / w, 0.0);
-        values::specialised(
-            dtype,
-            #[inline(always)]
-            |dtype| {
-                for (m, b) in mags.iter_mut().zip(row.chunks_exact(dtype.size())) {
-                    let a = values::load(dtype, b).abs();
-                    *m = if a.is_finite() { a } else { -1.0 };
-                }
-            },
-        );
+        values::map_into(dtype, row, &mut mags, |x| {
+            let a = x.abs();
+            if a.is_finite() {
+                a
+            } else {
+                -1.0
+            }
+        });
         let (mut s, mut c) = (0f64, 0u64);
         for &a in &mags {
             s += a.max(0.0);

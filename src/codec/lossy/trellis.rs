@@ -246,17 +246,7 @@ pub fn quantize(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> (Vec<In
     let mut scaled: Vec<f64> = Vec::with_capacity(row_len);
     let mut back: Vec<Back> = Vec::with_capacity(row_len);
     for row in data.chunks(row_len * w) {
-        // A plain loop: through `extend`, the dtype's match stayed per value.
-        scaled.resize(row.len() / w, 0.0);
-        values::specialised(
-            dtype,
-            #[inline(always)]
-            |dtype| {
-                for (s, b) in scaled.iter_mut().zip(row.chunks_exact(dtype.size())) {
-                    *s = values::load(dtype, b) / step;
-                }
-            },
-        );
+        values::map_into(dtype, row, &mut scaled, |x| x / step);
         back.clear();
         // Paths start in `state`. (Indexing the costs by a variable would
         // keep them in memory for the whole loop.)

@@ -79,6 +79,23 @@ pub fn specialised<T>(dtype: Dtype, mut f: impl FnMut(Dtype) -> T) -> T {
     }
 }
 
+/// `f` of each element of `bytes` (of `dtype`) into `out`, resized to the
+/// element count: one plain loop per dtype (through `extend`, the dtype's
+/// match stayed per value).
+#[inline(always)]
+pub fn map_into(dtype: Dtype, bytes: &[u8], out: &mut Vec<f64>, f: impl Fn(f64) -> f64) {
+    out.resize(bytes.len() / dtype.size(), 0.0);
+    specialised(
+        dtype,
+        #[inline(always)]
+        |dtype| {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(dtype.size())) {
+                *o = f(load(dtype, b));
+            }
+        },
+    )
+}
+
 /// Each of `xs` rounded to `dtype` (see [`round_to`]) into `out`'s
 /// elements.
 pub fn round_all(dtype: Dtype, xs: &[f64], out: &mut [u8]) {

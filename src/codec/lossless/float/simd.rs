@@ -112,7 +112,7 @@ pub(super) unsafe fn decode_row_part_f32(
 /// totals: a lane gets an eighth of them, each `L < 2^11`.
 const ROW_PART: usize = 1 << 20;
 
-/// [`super::row_stats`] for F32 (without the call to `row_done`).
+/// [`super::row_stats`] for F32.
 ///
 /// # Safety
 /// The CPU must have AVX2.
