@@ -4,7 +4,7 @@
 
 use crate::container::hash::xxh3_64;
 
-pub(crate) use crate::io::read_full;
+pub(crate) use crate::io::{read_full, read_replacing};
 
 /// File magic, at offset 0 and again as the last 8 bytes of the file.
 /// PNG-style: the high-bit byte catches 7-bit transports, `\r\n` and `\n`

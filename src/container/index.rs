@@ -509,9 +509,7 @@ pub fn read_chunk_at<R: Read + Seek>(
         len: u64::from(fh.payload_len),
         limit: MAX_CHUNK_PAYLOAD,
     })?;
-    payload.clear();
-    payload.reserve(len.min(1 << 20));
-    let got = r.take(len as u64).read_to_end(payload)?;
+    let got = read_replacing(r, len, payload)?;
     if got != len {
         return Err(Error::StzTruncated {
             offset: loc

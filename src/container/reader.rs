@@ -113,9 +113,7 @@ impl<R: Read> StzReader<R> {
         })?;
         // Grows as the bytes arrive: a frame header that lies about its
         // payload length costs no more than the bytes really there.
-        payload.clear();
-        payload.reserve(len.min(1 << 20));
-        let got = (&mut self.r).take(len as u64).read_to_end(payload)?;
+        let got = read_replacing(&mut self.r, len, payload)?;
         if got != len {
             return Err(Error::StzTruncated {
                 offset: at + FRAME_HEADER_LEN as u64 + got as u64,

@@ -666,11 +666,15 @@ pub fn decompress<R: Read, W: Write + Send>(
     let mut raw_done = header.raw().len() as u64;
     let raw_total = header.file_len();
     let tensors = &mut report.tensors;
-    let pool = BufferPool::new(opts.in_flight() + 2);
+    // Payloads and decoded chunks go round separate pools: a buffer keeps
+    // its size and contents for its next use, which is then read or decoded
+    // over, not grown and zeroed.
+    let payloads = BufferPool::new(opts.in_flight() + 2);
+    let outputs = BufferPool::new(opts.in_flight() + 2);
     ordered_map_chunks(
         opts,
         || {
-            let mut payload = pool.take();
+            let mut payload = payloads.take();
             let Some(ch) = reader.next_chunk(&mut payload)? else {
                 return Ok(None);
             };
@@ -678,10 +682,10 @@ pub fn decompress<R: Read, W: Write + Send>(
             Ok(Some((ch, dtype, payload)))
         },
         |(ch, dtype, payload): (ChunkHeader, Dtype, Vec<u8>)| {
-            let mut out = pool.take();
+            let mut out = outputs.take();
             decode_chunk_into(dtype, &ch, &payload, &mut out)?;
             let stored = payload.len();
-            pool.give(payload);
+            payloads.give(payload);
             Ok((ch, stored, out))
         },
         |(ch, stored, out): (ChunkHeader, usize, Vec<u8>)| {
@@ -698,7 +702,7 @@ pub fn decompress<R: Read, W: Write + Send>(
                 t.stored_bytes += stored as u64;
             }
             raw_done += out.len() as u64;
-            pool.give(out);
+            outputs.give(out);
             progress(Progress {
                 raw_bytes: raw_done,
                 raw_total,

@@ -4,6 +4,8 @@
 //! [`WIDE_LANES`] lanes give a SIMD decoder independent lane vectors to
 //! overlap. See the `codec::entropy` module docs for the format.
 
+use std::cell::Cell;
+
 use super::table::FreqTable;
 use crate::error::{Error, Result};
 
@@ -413,6 +415,13 @@ impl<'s> Lane<'s> {
 /// position again (`finish` still compares against the real length).
 pub(super) const WORD_PAD: usize = WIDE_LANES;
 
+thread_local! {
+    /// The word buffer of this thread's last dropped decoder, for its next
+    /// one: a fresh megabyte-sized buffer per chunk cost page faults and
+    /// zeroing that showed beside the decoder. At most one chunk's words.
+    static SPARE_WORDS: Cell<Vec<u16>> = const { Cell::new(Vec::new()) };
+}
+
 /// Decodes an `N`-lane stream made by [`RansEncoder::finish`] (`N` =
 /// [`LANES`]) or [`encode_indexed`]. The caller must call
 /// [`RansDecoder::get`] with the same table sequence, in the same order,
@@ -459,8 +468,11 @@ impl<'a, const N: usize> RansDecoder<'a, N> {
         }
         let len = rest.len() / 2;
         // Zeros, then the words over them: a loop the compiler turns into
-        // a copy (collecting from an iterator went a word at a time).
-        let mut words = vec![0u16; len + WORD_PAD];
+        // a copy (collecting from an iterator went a word at a time). The
+        // buffer is this thread's previous decoder's, if it had one.
+        let mut words = SPARE_WORDS.try_with(Cell::take).unwrap_or_default();
+        words.clear();
+        words.resize(len + WORD_PAD, 0);
         for (w, c) in words.iter_mut().zip(rest.chunks_exact(2)) {
             *w = u16::from_le_bytes([c[0], c[1]]);
         }
@@ -576,5 +588,20 @@ impl<'a, const N: usize> RansDecoder<'a, N> {
             return Err(Error::EntropyStreamCorrupt("rANS final state mismatch"));
         }
         Ok(())
+    }
+}
+
+impl<const N: usize> Drop for RansDecoder<'_, N> {
+    /// Keeps the larger of this decoder's and the spare word buffer.
+    fn drop(&mut self) {
+        let mine = std::mem::take(&mut self.words);
+        let _ = SPARE_WORDS.try_with(|spare| {
+            let old = spare.take();
+            spare.set(if mine.capacity() >= old.capacity() {
+                mine
+            } else {
+                old
+            });
+        });
     }
 }
