@@ -57,10 +57,13 @@ pub(super) unsafe fn forward(
         let zero_cost = _mm256_set1_pd(r * r + rates[0]);
         let take_zero = _mm256_and_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(zero_cost, best), even_lanes);
         best = _mm256_blendv_pd(best, zero_cost, take_zero);
-        let mut k = _mm256_andnot_pd(take_zero, mf);
-        if r < 0.0 {
-            k = _mm256_xor_pd(k, sign_bit);
-        }
+        // Signed like the value, by a mask: a branch on the sign was
+        // mispredicted half the time.
+        let negative = _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_set1_pd(r), zero);
+        let k = _mm256_xor_pd(
+            _mm256_andnot_pd(take_zero, mf),
+            _mm256_and_pd(negative, sign_bit),
+        );
         // State t comes from states [0, 2, 0, 2][t] with candidate
         // [0, 2, 1, 3][t], or from [1, 3, 1, 3][t] with [1, 3, 0, 2][t].
         let j1 = _mm256_add_pd(
