@@ -213,7 +213,7 @@ fn write_fuzz_seeds() {
                     element_bytes(*dtype, if i == 5 { f64::NAN } else { v })
                 })
                 .collect();
-            let enc = stzip::codec::lossy::encode(*dtype, cols, &data, step).unwrap();
+            let enc = stzip::codec::lossy::encode(*dtype, cols, data.clone(), step).unwrap();
             assert_eq!(enc.payload[0], 3);
             let name = format!("{}-{rows}x{cols}", dtype.name());
             put(&ld, &name, &seed(sel as u8, n, &enc.payload));
@@ -226,7 +226,7 @@ fn write_fuzz_seeds() {
                 element_bytes(*dtype, v)
             })
             .collect();
-        let enc = stzip::codec::lossy::encode(*dtype, cols, &data, 0.01).unwrap();
+        let enc = stzip::codec::lossy::encode(*dtype, cols, data.clone(), 0.01).unwrap();
         assert_eq!(enc.payload[0], 4, "{dtype:?} smooth chunk is transformed");
         let name = format!("{}-transformed", dtype.name());
         put(&ld, &name, &seed(sel as u8 | 4, rows * cols, &enc.payload));

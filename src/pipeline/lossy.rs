@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 
 use super::{chunking, encode_file, Options, Progress, Report};
+use crate::codec::lossy::Domain;
 use crate::codec::{lossless, lossy, math};
 use crate::container::StzWriter;
 use crate::error::{Error, Result};
@@ -177,6 +178,9 @@ struct Sample {
 /// What the statistics pass learned.
 pub(super) struct Stats {
     samples: Vec<Sample>,
+    /// Per chunk of the plan, in order: the domain it is coded in, as
+    /// measured here (so the coding pass need not measure it again).
+    domains: Vec<Domain>,
     /// Σw² over the finite float values, and the number of float elements.
     sig2: f64,
     float_params: u64,
@@ -231,7 +235,15 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
     {
         return Err(Error::InputChanged);
     }
-    encode_file(&header, data, output, opts, progress, &steps)
+    encode_file(
+        &header,
+        data,
+        output,
+        opts,
+        progress,
+        &steps,
+        &stats.domains,
+    )
 }
 
 /// The statistics pass over a whole file.
@@ -282,6 +294,7 @@ impl StatsBuilder {
             fixed_bytes,
             stats: Stats {
                 samples: Vec::new(),
+                domains: Vec::new(),
                 sig2: 0.0,
                 float_params: 0,
                 fixed_bits: 0.0,
@@ -304,11 +317,12 @@ impl StatsBuilder {
             .get(chunk.tensor)
             .map(|t| t.dtype)
             .ok_or(Error::Internal("chunk of no tensor"))?;
+        let stats = &mut self.stats;
         if dtype.float_layout().is_none() {
+            stats.domains.push(Domain::Known(None));
             self.fixed_bytes += lossless::encode_chunk(dtype, chunk.row_len, buf)?.len() as f64;
             return Ok(());
         }
-        let stats = &mut self.stats;
         let w = dtype.size();
         stats.raw_bits = stats.raw_bits.max(8.0 * w as f64);
         stats.float_params += (chunk.len / w) as u64;
@@ -329,6 +343,9 @@ impl StatsBuilder {
         // Sample what the coder will quantize: the values, or the chunk's
         // transform coefficients when it will be coded transformed.
         let domain = lossy::coding_domain(dtype, chunk.row_len, buf);
+        stats
+            .domains
+            .push(Domain::Known(domain.as_ref().map(|(t, _)| *t)));
         let (dtype, buf) = match &domain {
             Some((_, coeffs)) => (Dtype::F64, coeffs.as_slice()),
             None => (dtype, buf),

@@ -12,6 +12,7 @@ use std::io::{Read, Seek, Write};
 
 use crate::container::hash::{xxh3_64, Xxh3};
 
+use crate::codec::lossy::Domain;
 use crate::codec::transform::Transform;
 use crate::codec::{self, lossless};
 use crate::container::{ChunkHeader, StzReader, StzWriter, Trailer, MODE_LOSSY};
@@ -319,9 +320,20 @@ pub fn encode_chunk(
     step: Option<f64>,
     data: Vec<u8>,
 ) -> Result<EncodedChunk> {
+    encode_chunk_in(dtype, row_len, step, Domain::Measure, data)
+}
+
+/// [`encode_chunk`], lossy in a domain that may be known already.
+fn encode_chunk_in(
+    dtype: Dtype,
+    row_len: usize,
+    step: Option<f64>,
+    domain: Domain,
+    data: Vec<u8>,
+) -> Result<EncodedChunk> {
     match step {
         Some(step) if dtype.float_layout().is_some() => {
-            let enc = codec::lossy::encode(dtype, row_len, &data, step)?;
+            let enc = codec::lossy::encode_in(dtype, row_len, data, step, domain)?;
             Ok(EncodedChunk {
                 payload: enc.payload,
                 checksum: xxh3_64(&enc.decoded),
@@ -349,7 +361,7 @@ pub fn compress<R: Read, W: Write + Send>(
 ) -> Result<Report> {
     let (header, data) = safetensors::open(input)?;
     let steps = vec![None; header.tensors().len()];
-    encode_file(&header, data, output, opts, progress, &steps)
+    encode_file(&header, data, output, opts, progress, &steps, &[])
 }
 
 /// Writes coded chunks in file order: the container, the whole-file hash
@@ -452,7 +464,8 @@ impl<W: Write> Assembler<W> {
 }
 
 /// Reads every chunk of `data`, codes it on the worker threads (lossy at
-/// the tensor's step when it has one) and writes the container in order.
+/// the tensor's step when it has one; chunk `i` in `domains[i]` when the
+/// statistics pass found it) and writes the container in order.
 fn encode_file<R: Read, W: Write + Send>(
     header: &Header,
     mut data: safetensors::DataReader<R>,
@@ -460,31 +473,35 @@ fn encode_file<R: Read, W: Write + Send>(
     opts: &Options,
     progress: &(dyn Fn(Progress) + Sync),
     steps: &[Option<f64>],
+    domains: &[Domain],
 ) -> Result<Report> {
     let mut asm = Assembler::new(header, output, steps)?;
     let plan = chunking::plan(header, opts.chunk_bytes);
     let dtypes: Vec<Dtype> = header.tensors().iter().map(|t| t.dtype).collect();
-    let mut next = plan.iter();
+    let mut next = plan
+        .iter()
+        .zip(domains.iter().chain(std::iter::repeat(&Domain::Measure)));
     // Chunk buffers go round from the reader through the coder to the
     // assembler and back.
     let pool = BufferPool::new(opts.in_flight() + 2);
     ordered_map_chunks(
         opts,
         || {
-            let Some(&chunk) = next.next() else {
+            let Some((&chunk, &domain)) = next.next() else {
                 return Ok(None);
             };
             let mut buf = pool.take();
             data.read_into(&mut buf, chunk.len)?;
-            Ok(Some((chunk, buf)))
+            Ok(Some((chunk, domain, buf)))
         },
-        |(chunk, buf): (Chunk, Vec<u8>)| {
+        |(chunk, domain, buf): (Chunk, Domain, Vec<u8>)| {
             let dtype = dtypes
                 .get(chunk.tensor)
                 .copied()
                 .ok_or(Error::Internal("chunk of no tensor"))?;
             let step = steps.get(chunk.tensor).copied().flatten();
-            Ok((chunk, encode_chunk(dtype, chunk.row_len, step, buf)?))
+            let enc = encode_chunk_in(dtype, chunk.row_len, step, domain, buf)?;
+            Ok((chunk, enc))
         },
         |(chunk, enc): (Chunk, EncodedChunk)| {
             asm.add(&chunk, &enc)?;

@@ -213,12 +213,13 @@ fn analyse(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> Scales {
 fn symbolize(k: Option<i64>, raw: u64, width_bits: u32) -> (u16, u64, u32) {
     match k {
         None => (SYM_ESCAPE, raw, width_bits),
-        Some(0) => (0, 0, 0),
         Some(k) => {
             let sign = u64::from(k < 0);
             let a = k.unsigned_abs();
             if a < u64::from(DIRECT) {
-                (a as u16, sign, 1)
+                // Zero has no sign bit; no branch of its own, as zeros and
+                // small indices mix at random.
+                (a as u16, sign, u32::from(a != 0))
             } else {
                 let b = 64 - a.leading_zeros();
                 let raw_bits = b - 1 - CLASS_SPLIT;
@@ -424,17 +425,47 @@ pub fn coding_domain(dtype: Dtype, row_len: usize, data: &[u8]) -> Option<(Trans
 
 /// Quantize and code one chunk of a float tensor with the given step, in
 /// the transform domain when a transform measurably codes it smaller.
-pub fn encode(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<Encoded> {
-    if let Some(values) = transformed::finite_values(dtype, data) {
-        if let Some(t) = transform::choose(&values, row_len) {
-            return transformed::encode(dtype, row_len, data, &values, step, t);
+/// The chunk's buffer becomes [`Encoded::decoded`] when it is coded as it
+/// is (the reconstruction is written over the values as they are coded).
+pub fn encode(dtype: Dtype, row_len: usize, data: Vec<u8>, step: f64) -> Result<Encoded> {
+    encode_in(dtype, row_len, data, step, Domain::Measure)
+}
+
+/// Where a chunk is coded, as [`encode_in`] is told it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Domain {
+    /// Not known yet: [`transform::choose`] measures it.
+    Measure,
+    /// What [`coding_domain`] found for the same bytes (the measurement is
+    /// deterministic, so a statistics pass can hand its answer on).
+    Known(Option<Transform>),
+}
+
+/// [`encode`] in a domain that may be known already.
+pub fn encode_in(
+    dtype: Dtype,
+    row_len: usize,
+    data: Vec<u8>,
+    step: f64,
+    domain: Domain,
+) -> Result<Encoded> {
+    if domain != Domain::Known(None) {
+        if let Some(values) = transformed::finite_values(dtype, &data) {
+            let chosen = match domain {
+                Domain::Known(t) => t,
+                Domain::Measure => transform::choose(&values, row_len),
+            };
+            if let Some(t) = chosen {
+                return transformed::encode(dtype, row_len, &data, &values, step, t);
+            }
         }
     }
     encode_plain(dtype, row_len, data, step)
 }
 
-/// Quantize and code one chunk as it is.
-fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<Encoded> {
+/// Quantize and code one chunk as it is; its buffer ends up holding the
+/// reconstruction.
+fn encode_plain(dtype: Dtype, row_len: usize, mut data: Vec<u8>, step: f64) -> Result<Encoded> {
     if !(step.is_finite() && step > 0.0) || dtype.float_layout().is_none() {
         return Err(Error::Internal(
             "lossy coding needs a float dtype and a positive step",
@@ -443,14 +474,13 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     let w = dtype.size();
     let n = data.len() / w;
     let row_len = row_len.clamp(1, n.max(1));
-    let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
-    let (sc, _) = choose_scales(dtype, data, row_len, step, &ks, &qs, None)?;
+    let (ks, qs) = trellis::quantize(dtype, &data, row_len, step);
+    let (sc, _) = choose_scales(dtype, &data, row_len, step, &ks, &qs, None)?;
 
     // Context and symbol packed as `ctx * INDEX_STRIDE + sym` (see
     // `encode_indexed`).
     let mut idx = vec![0u16; n];
     let mut bits = BitWriter::with_capacity(n);
-    let mut decoded = vec![0u8; n * w];
     let cols = sc.col_offsets(row_len);
     let quant = Quantized {
         row_len,
@@ -460,12 +490,11 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
         sc: &sc,
         cols: &cols,
     };
-    values::specialised(
+    let (err2, sig2) = values::specialised(
         dtype,
         #[inline(always)]
-        |dtype| quant.code(dtype, data, &mut idx, &mut bits, &mut decoded),
+        |dtype| quant.code(dtype, &mut data, &mut idx, &mut bits),
     );
-    let (err2, sig2) = values::error_sums(dtype, data, &decoded);
     let mut counts = vec![[0u64; ALPHABET]; CONTEXTS];
     for &x in &idx {
         let (ctx, sym) = (usize::from(x) / INDEX_STRIDE, usize::from(x) % INDEX_STRIDE);
@@ -498,7 +527,7 @@ fn encode_plain(dtype: Dtype, row_len: usize, data: &[u8], step: f64) -> Result<
     payload.extend_from_slice(&raw);
     Ok(Encoded {
         payload,
-        decoded,
+        decoded: data,
         err2,
         sig2,
         transform: None,
@@ -517,16 +546,17 @@ struct Quantized<'a> {
 
 impl Quantized<'_> {
     /// Per value: its context and symbol into `idx`, its raw field into
-    /// `bits`, its reconstruction into `decoded`.
+    /// `bits`, and its reconstruction over it in `data`. Returns Σ(w − ŵ)²
+    /// and Σw² over the finite values, summed in element order (as
+    /// [`values::error_sums`] does).
     #[inline(always)]
     fn code(
         &self,
         dtype: Dtype,
-        data: &[u8],
+        data: &mut [u8],
         idx: &mut [u16],
         bits: &mut BitWriter,
-        decoded: &mut [u8],
-    ) {
+    ) -> (f64, f64) {
         let &Quantized {
             row_len,
             step,
@@ -536,14 +566,16 @@ impl Quantized<'_> {
             cols,
         } = self;
         let w = dtype.size();
-        let rows = data
-            .chunks(row_len * w)
-            .zip(decoded.chunks_mut(row_len * w));
+        let mut sums = (0f64, 0f64);
+        // A row's reconstruction goes to a scratch row first: its error
+        // needs the row's values (a separate loop: summed in the coding
+        // loop, the sums were spilled and made it slower).
+        let mut decoded = vec![0u8; row_len * w];
         let quant = ks.chunks(row_len).zip(qs.chunks(row_len));
-        for (i, (((row, drow), irow), (krow, qrow))) in
-            rows.zip(idx.chunks_mut(row_len)).zip(quant).enumerate()
-        {
+        let rows = data.chunks_mut(row_len * w).zip(idx.chunks_mut(row_len));
+        for (i, ((row, irow), (krow, qrow))) in rows.zip(quant).enumerate() {
             let base = sc.row_base(i);
+            let drow = decoded.get_mut(..row.len()).unwrap_or_default();
             let elems = row.chunks_exact(w).zip(drow.chunks_exact_mut(w));
             let codes = irow.iter_mut().zip(krow.iter().zip(qrow));
             for (((b, ob), &c), (ix, (&k, &q))) in elems.zip(cols).zip(codes) {
@@ -558,7 +590,12 @@ impl Quantized<'_> {
                 };
                 values::store_bits(out_bits, ob);
             }
+            sums = values::add_error_sums(dtype, row, drow, sums);
+            for (o, &d) in row.iter_mut().zip(drow.iter()) {
+                *o = d;
+            }
         }
+        sums
     }
 }
 
@@ -915,7 +952,7 @@ mod tests {
             .iter()
             .flat_map(|x| x.to_le_bytes())
             .collect();
-        let enc = encode(Dtype::F64, 4, &data, 1.0).unwrap();
+        let enc = encode(Dtype::F64, 4, data.clone(), 1.0).unwrap();
         let mut out = vec![0u8; data.len()];
         crate::codec::decode_chunk(Dtype::F64, &enc.payload, &mut out).unwrap();
         assert_eq!(out, enc.decoded);
@@ -924,7 +961,7 @@ mod tests {
             .iter()
             .flat_map(|x| x.to_le_bytes())
             .collect();
-        let enc = encode(Dtype::F64, 2, &data, 1e-3).unwrap();
+        let enc = encode(Dtype::F64, 2, data.clone(), 1e-3).unwrap();
         crate::codec::decode_chunk(Dtype::F64, &enc.payload, &mut out).unwrap();
         assert_eq!(out, enc.decoded);
         assert_eq!(&out[..24], &data[..24]);

@@ -75,7 +75,7 @@ pub fn encode(
     let coeffs = transform::forward(t, values_f64, row_len).ok_or(Error::Internal(
         "transform of a chunk that is not whole rows",
     ))?;
-    let inner = super::encode_plain(Dtype::F64, row_len, &coefficient_bytes(&coeffs), step)?;
+    let inner = super::encode_plain(Dtype::F64, row_len, coefficient_bytes(&coeffs), step)?;
     drop(coeffs);
     let quantized = coefficients(&inner.decoded);
     let restored = transform::inverse(t, &quantized, row_len)
@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn a_smooth_chunk_is_coded_transformed_and_decodes_to_what_the_encoder_said() {
         let data = smooth_f32(64, 48);
-        let enc = super::super::encode(Dtype::F32, 48, &data, 1e-3).unwrap();
+        let enc = super::super::encode(Dtype::F32, 48, data.clone(), 1e-3).unwrap();
         let t = enc.transform.expect("a smooth chunk is transformed");
         assert_eq!(t.family, Family::Dct);
         assert_eq!(crate::codec::transform_of(&enc.payload), Some(t));
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(out, enc.decoded);
         // Orthonormal: the error is that of the step, as when the values
         // are coded as they are, in far fewer bytes.
-        let plain = super::super::encode_plain(Dtype::F32, 48, &data, 1e-3).unwrap();
+        let plain = super::super::encode_plain(Dtype::F32, 48, data.clone(), 1e-3).unwrap();
         assert!(
             enc.err2 < 1.1 * plain.err2,
             "{} vs {}",
@@ -183,6 +183,37 @@ mod tests {
             Transform::new(Family::Rft, Axis::Rows).name(),
             "rft-1",
             "names in reports"
+        );
+    }
+
+    /// A domain handed on from the statistics pass codes the chunk as the
+    /// measurement in the coding pass would; a stale one still codes it.
+    #[test]
+    fn a_known_domain_gives_the_bytes_of_a_measured_one() {
+        use super::super::{coding_domain, encode as measured, encode_in, Domain};
+        let mut rng = crate::codec::test_rng::Rng(3);
+        let noise: Vec<u8> = (0..64 * 48)
+            .flat_map(|_| (rng.gauss() as f32).to_le_bytes())
+            .collect();
+        for (data, transformed) in [(smooth_f32(64, 48), true), (noise, false)] {
+            let found = coding_domain(Dtype::F32, 48, &data).map(|(t, _)| t);
+            assert_eq!(found.is_some(), transformed);
+            let known = encode_in(Dtype::F32, 48, data.clone(), 1e-3, Domain::Known(found));
+            let known = known.unwrap();
+            let expected = measured(Dtype::F32, 48, data.clone(), 1e-3).unwrap();
+            assert_eq!(known.payload, expected.payload);
+            assert_eq!(known.decoded, expected.decoded);
+            assert_eq!(known.transform, found);
+        }
+        // Told "transformed" of values that cannot be: coded as they are.
+        let mut data = smooth_f32(64, 48);
+        data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        let t = Some(Transform::new(Family::Dct, Axis::Columns));
+        let enc = encode_in(Dtype::F32, 48, data.clone(), 1e-3, Domain::Known(t)).unwrap();
+        assert_eq!(enc.transform, None);
+        assert_eq!(
+            enc.payload,
+            measured(Dtype::F32, 48, data, 1e-3).unwrap().payload
         );
     }
 
@@ -239,7 +270,7 @@ mod tests {
         let mut data = smooth_f32(64, 48);
         data[40..44].copy_from_slice(&f32::NAN.to_le_bytes());
         data[80..84].copy_from_slice(&f32::INFINITY.to_le_bytes());
-        let enc = super::super::encode(Dtype::F32, 48, &data, 1e-3).unwrap();
+        let enc = super::super::encode(Dtype::F32, 48, data.clone(), 1e-3).unwrap();
         assert_eq!(enc.transform, None);
         assert_eq!(&enc.decoded[40..44], &data[40..44]);
         assert_eq!(&enc.decoded[80..84], &data[80..84]);

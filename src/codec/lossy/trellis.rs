@@ -42,15 +42,13 @@ pub fn quantizer(state: u8) -> u8 {
     state >> 1
 }
 
-/// Reconstruction of index `k` under quantizer `q`, in units of the step.
+/// Reconstruction of index `k` under quantizer `q` (0 or 1), in units of
+/// the step.
 #[inline(always)]
 pub fn level(k: i64, q: u8) -> f64 {
-    let two_k = 2.0 * k as f64;
-    if q == 0 {
-        two_k
-    } else {
-        two_k - (k.signum() as f64)
-    }
+    // `2k − q·sgn k` as a product: a branch on the quantizer was
+    // mispredicted half the time in the coding pass.
+    2.0 * k as f64 - (i64::from(q) * k.signum()) as f64
 }
 
 /// Rough bits of an index: zero is cheap, larger magnitudes cost about

@@ -114,12 +114,23 @@ pub fn round_all(dtype: Dtype, xs: &[f64], out: &mut [u8]) {
 /// energy, over the finite original values (elements of `dtype`), summed
 /// in element order.
 pub fn error_sums(dtype: Dtype, original: &[u8], decoded: &[u8]) -> (f64, f64) {
+    add_error_sums(dtype, original, decoded, (0.0, 0.0))
+}
+
+/// [`error_sums`] added on to `sums` (element by element: so a chunk's
+/// sums taken a row at a time are the same bits).
+pub fn add_error_sums(
+    dtype: Dtype,
+    original: &[u8],
+    decoded: &[u8],
+    sums: (f64, f64),
+) -> (f64, f64) {
     specialised(
         dtype,
         #[inline(always)]
         |dtype| {
             let w = dtype.size();
-            let (mut err2, mut sig2) = (0f64, 0f64);
+            let (mut err2, mut sig2) = sums;
             for (b, d) in original.chunks_exact(w).zip(decoded.chunks_exact(w)) {
                 let x = load(dtype, b);
                 if x.is_finite() {
