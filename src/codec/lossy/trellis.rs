@@ -121,37 +121,48 @@ fn candidates(r: f64, rates: &[f64; 256]) -> [[(f64, i32); 2]; 2] {
 }
 
 /// One trellis step: from the path costs into each state before a value
-/// (`cost`), the costs after it, and per state the index taken and whether
-/// the path came by its second way in ([`INTO`]).
+/// (`cost`), the costs after it, the candidate indices, and per state
+/// whether the path came by its second way in ([`INTO`]).
 #[inline(always)]
 fn advance(cost: &[f64; 4], best: &[[(f64, i32); 2]; 2]) -> ([f64; 4], Back) {
     let mut next = [0.0; 4];
+    let [[(_, k0), (_, k1)], [(_, k2), (_, k3)]] = *best;
     let mut back = Back {
-        ks: [0; 4],
+        ks: [k0, k1, k2, k3],
         second: 0,
     };
     for (t, ways) in INTO.iter().enumerate() {
         let [(s1, p1), (s2, p2)] = *ways;
-        let (m1, k1) = best[usize::from(quantizer(s1))][p1];
-        let (m2, k2) = best[usize::from(quantizer(s2))][p2];
+        let (m1, _) = best[usize::from(quantizer(s1))][p1];
+        let (m2, _) = best[usize::from(quantizer(s2))][p2];
         let j1 = cost[usize::from(s1)] + m1;
         let j2 = cost[usize::from(s2)] + m2;
         // The cheaper way in; the first on a tie.
         let second = j2 < j1;
         next[t] = if second { j2 } else { j1 };
-        back.ks[t] = if second { k2 } else { k1 };
         back.second |= u8::from(second) << t;
     }
     (next, back)
 }
 
-/// Per value, what the trace-back needs: for each state the index chosen
-/// into it (`ESCAPE`: the value escaped) and, as bit `t`, whether state
-/// `t` was entered by its second way in.
+/// Per value, what the trace-back needs: the candidate indices, by
+/// quantizer and parity (`2q + p`; all `ESCAPE` when the value escaped),
+/// and, as bit `t`, whether state `t` was entered by its second way in.
+/// (Candidates rather than each state's index: sorting them by state cost
+/// the search a third of its shuffles.)
 #[derive(Clone, Copy)]
 struct Back {
     ks: [i32; 4],
     second: u8,
+}
+
+/// The candidate ([`Back::ks`]) that the path into state `t` took: by
+/// [`INTO`], `[0, 2, 1, 3][t]` by the first way in, `[1, 3, 0, 2][t]` by
+/// the second.
+#[inline(always)]
+fn taken(back: &Back, t: usize) -> usize {
+    let way = usize::from((back.second >> (t & 3)) & 1);
+    (((t & 1) << 1) | ((t >> 1) & 1)) ^ way
 }
 
 /// An index the search chose, in 4 bytes (a chunk's indices are a pass
@@ -264,7 +275,7 @@ pub fn quantize(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> (Vec<In
         let mut s = cheapest;
         let outs = ks[start..].iter_mut().zip(&mut qs[start..]);
         for ((ko, qo), b) in outs.zip(&back).rev() {
-            let k = b.ks.get(s).copied().unwrap_or(ESCAPE);
+            let k = b.ks.get(taken(b, s)).copied().unwrap_or(ESCAPE);
             // An escape keeps the state: the same state holds before it.
             // (An escaped value is `ESCAPE` in every state; asking state 0
             // keeps the loaded index off the chain of states.)
@@ -328,7 +339,7 @@ mod tests {
                 });
                 let way = usize::from(j[1].0 < j[0].0);
                 assert_eq!(next[t], j[way].0);
-                assert_eq!(back.ks[t], j[way].1);
+                assert_eq!(back.ks[taken(&back, t)], j[way].1);
                 assert_eq!(predecessor(&back, t), j[way].2);
             }
         }

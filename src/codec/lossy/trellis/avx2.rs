@@ -78,13 +78,8 @@ pub(super) unsafe fn forward(
         // keeps the comparison off the chain of costs.
         let second = _mm256_cmp_pd::<_CMP_LT_OQ>(j2, j1);
         c = _mm256_min_pd(j2, j1);
-        let ks = _mm256_blendv_pd(
-            _mm256_permute4x64_pd::<0b11_01_10_00>(k),
-            _mm256_permute4x64_pd::<0b10_00_11_01>(k),
-            second,
-        );
         let mut out = [0i32; 4];
-        _mm_storeu_si128(out.as_mut_ptr().cast(), _mm256_cvttpd_epi32(ks));
+        _mm_storeu_si128(out.as_mut_ptr().cast(), _mm256_cvttpd_epi32(k));
         back.push(Back {
             ks: out,
             second: _mm256_movemask_pd(second) as u8,
