@@ -214,20 +214,25 @@ fn symbolize(k: Option<i64>, raw: u64, width_bits: u32) -> (u16, u64, u32) {
     match k {
         None => (SYM_ESCAPE, raw, width_bits),
         Some(k) => {
+            // Both codes are worked out and one is selected: at high rates
+            // direct and class symbols mix at random, and a branch between
+            // them (or on zero, which has no sign bit) was mispredicted.
             let sign = u64::from(k < 0);
             let a = k.unsigned_abs();
-            if a < u64::from(DIRECT) {
-                // Zero has no sign bit; no branch of its own, as zeros and
-                // small indices mix at random.
-                (a as u16, sign, u32::from(a != 0))
-            } else {
-                let b = 64 - a.leading_zeros();
-                let raw_bits = b - 1 - CLASS_SPLIT;
-                let top = (a >> raw_bits) & ((1 << CLASS_SPLIT) - 1);
-                let low = a & ((1 << raw_bits) - 1);
-                let sym = DIRECT + ((((b - MIN_CLASS_BITS) << CLASS_SPLIT) as u64 | top) as u16);
-                (sym, low | (sign << raw_bits), raw_bits + 1)
-            }
+            let b = 64 - (a | 1).leading_zeros();
+            let raw_bits = b.saturating_sub(1 + CLASS_SPLIT);
+            let top = (a >> raw_bits) & ((1 << CLASS_SPLIT) - 1);
+            let low = a & ((1 << raw_bits) - 1);
+            let class =
+                u32::from(DIRECT) + (b.wrapping_sub(MIN_CLASS_BITS) << CLASS_SPLIT | top as u32);
+            // All ones for a class symbol (masks, as a plain `if` was
+            // compiled back into a branch).
+            let is_class = 0u64.wrapping_sub(u64::from(a >= u64::from(DIRECT)));
+            let mask = is_class as u32;
+            let sym = (class & mask) | (a as u32 & !mask);
+            let field = ((low | sign << raw_bits) & is_class) | (sign & !is_class);
+            let nbits = ((raw_bits + 1) & mask) | (u32::from(a != 0) & !mask);
+            (sym as u16, field, nbits)
         }
     }
 }
