@@ -951,6 +951,28 @@ fn dequantize(dtype: Dtype, step: f64, levels: &[i32], out: &mut [u8]) {
 mod tests {
     use super::*;
 
+    /// Every index's code reads back as the index: symbol, field width,
+    /// magnitude and sign, across the direct and class ranges.
+    #[test]
+    fn symbols_read_back_as_their_indices() {
+        let classes = ClassCode::new(true, SYM_ESCAPE, 32);
+        let far = (0..30)
+            .map(|b| (1i64 << b) + 1)
+            .chain((1..30).map(|b| (1i64 << b) - 1));
+        for k in (-70_000..70_000).chain(far.clone()).chain(far.map(|k| -k)) {
+            let (sym, field, nbits) = symbolize(Some(k), 0xdead, 32);
+            let s = u32::from(sym);
+            assert!(sym < SYM_ESCAPE, "k = {k}");
+            assert_eq!(classes.field_bits(s), nbits, "k = {k}");
+            assert!(field < 1 << nbits, "k = {k}");
+            assert_eq!(classes.magnitude(s, field), (k.abs(), k < 0), "k = {k}");
+        }
+        assert_eq!(symbolize(None, 0xdead, 32), (SYM_ESCAPE, 0xdead, 32));
+        assert_eq!(symbolize(Some(0), 0, 32), (0, 0, 0));
+        assert_eq!(symbolize(Some(-15), 0, 32), (15, 1, 1));
+        assert_eq!(symbolize(Some(16), 0, 32).0, DIRECT);
+    }
+
     #[test]
     fn huge_and_non_finite_values_escape_with_their_bits() {
         let data: Vec<u8> = [1_073_741_823.75f64, 3.0, -1e300, 0.5]
