@@ -181,11 +181,21 @@ fn analyse(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> Scales {
                 -1.0
             }
         });
-        let (mut s, mut c) = (0f64, 0u64);
-        for &a in &mags {
-            s += a.max(0.0);
+        // Four interleaved partial sums: one running sum was a chain of
+        // dependent additions as long as the row.
+        let (mut parts, mut c) = ([0f64; 4], 0u64);
+        let quads = mags.chunks_exact(4);
+        for &a in quads.remainder() {
+            parts[0] += a.max(0.0);
             c += u64::from(a >= 0.0);
         }
+        for q in quads {
+            for (p, &a) in parts.iter_mut().zip(q) {
+                *p += a.max(0.0);
+                c += u64::from(a >= 0.0);
+            }
+        }
+        let s = (parts[0] + parts[1]) + (parts[2] + parts[3]);
         for ((cs, cc), &a) in col_sum.iter_mut().zip(&mut col_cnt).zip(&mags) {
             *cs += a.max(0.0);
             *cc += u64::from(a >= 0.0);
