@@ -118,7 +118,9 @@ pub fn error_sums(dtype: Dtype, original: &[u8], decoded: &[u8]) -> (f64, f64) {
 }
 
 /// [`error_sums`] added on to `sums` (element by element: so a chunk's
-/// sums taken a row at a time are the same bits).
+/// sums taken a row at a time are the same bits). Not inlined: inside the
+/// coding pass the sums were kept in memory, a store and a load per value.
+#[inline(never)]
 pub fn add_error_sums(
     dtype: Dtype,
     original: &[u8],
