@@ -163,6 +163,8 @@ const SAMPLE_BYTES: u64 = 4 << 20;
 /// The step search stops within 2^-11 of an octave (below the sampling
 /// noise) and gives up refining after twice as many evaluations.
 const BISECTIONS: usize = 11;
+/// Secant steps tried before the bracketed search (each one evaluation).
+const SECANT_STEPS: usize = 4;
 
 /// Rows of one chunk kept for rate control, standing for `weight` times
 /// their size.
@@ -461,9 +463,9 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
     // `slack(x)` at step 2^x: how far the estimate is on the fine side of
     // the target (bits per weight above it, or dB above it); it falls as
     // the step grows, and the answer is the step where it reaches zero.
-    // Evaluations are the cost here: each is memoised.
+    // Evaluations are the cost here: each is memoised in `seen`.
     let mut seen: Vec<(f64, f64)> = Vec::new();
-    let mut slack = |x: f64| -> Result<f64> {
+    let slack = |seen: &mut Vec<(f64, f64)>, x: f64| -> Result<f64> {
         if let Some(&(_, v)) = seen.iter().find(|(at, _)| *at == x) {
             return Ok(v);
         }
@@ -476,14 +478,51 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
         seen.push((x, v));
         Ok(v)
     };
-    // High-rate guess, then widen a bracket [fine, coarse] around the
-    // target: slack(fine) ≥ 0 > slack(coarse).
+    let tolerance = match target {
+        Target::BitsPerWeight(_) => 2e-4,
+        Target::Snr(_) => 1e-3,
+    };
+    // High-rate guess, then secant steps: the slack is close to linear in
+    // log2(step) (about 1 bit/weight, or 6 dB, per octave), so a few
+    // evaluations usually land within the tolerance on the fine side. They
+    // aim at its middle, where the estimate's small wiggles still land in it.
     let guess = math::log2(match target {
         Target::Snr(s) => rms * 12f64.sqrt() * math::pow(10.0, -s / 20.0),
         Target::BitsPerWeight(b) => rms * math::exp2(2.0 - b),
     });
-    let (mut fine, mut coarse) = (guess, guess);
-    let (mut s_fine, mut s_coarse) = (slack(guess)?, slack(guess)?);
+    let per_octave = match target {
+        Target::BitsPerWeight(_) => 1.0,
+        Target::Snr(_) => 6.02,
+    };
+    let aim = tolerance / 2.0;
+    let (mut x0, mut s0) = (guess, slack(&mut seen, guess)?);
+    let mut x1 = guess + ((s0 - aim) / per_octave).clamp(-4.0, 4.0);
+    for _ in 0..SECANT_STEPS {
+        if !x1.is_finite() {
+            break;
+        }
+        let s1 = slack(&mut seen, x1)?;
+        if (0.0..=tolerance).contains(&s1) {
+            return Ok(math::exp2(x1));
+        }
+        let next = x1 - (s1 - aim) * (x1 - x0) / (s1 - s0);
+        (x0, s0) = (x1, s1);
+        x1 = x0 + (next - x0).clamp(-4.0, 4.0);
+    }
+    // Otherwise a bracket [fine, coarse] around the target, from the
+    // nearest points seen on each side, widened until it holds:
+    // slack(fine) ≥ 0 > slack(coarse).
+    let nearest = |fine_side: bool| {
+        let side = seen.iter().filter(|(_, v)| (*v >= 0.0) == fine_side);
+        if fine_side {
+            side.max_by(|a, b| a.0.total_cmp(&b.0)).copied()
+        } else {
+            side.min_by(|a, b| a.0.total_cmp(&b.0)).copied()
+        }
+    };
+    let (fine_seen, coarse_seen) = (nearest(true), nearest(false));
+    let (mut fine, mut s_fine) = fine_seen.or(coarse_seen).unwrap_or((guess, s0));
+    let (mut coarse, mut s_coarse) = coarse_seen.unwrap_or((fine, s_fine));
     for _ in 0..64 {
         if s_coarse < 0.0 {
             break;
@@ -491,7 +530,7 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
         fine = coarse;
         s_fine = s_coarse;
         coarse += 2.0;
-        s_coarse = slack(coarse)?;
+        s_coarse = slack(&mut seen, coarse)?;
     }
     for _ in 0..64 {
         if s_fine >= 0.0 {
@@ -500,7 +539,7 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
         coarse = fine;
         s_coarse = s_fine;
         fine -= 2.0;
-        s_fine = slack(fine)?;
+        s_fine = slack(&mut seen, fine)?;
     }
     if s_fine < 0.0 || s_coarse >= 0.0 {
         return Err(Error::InvalidLossyTarget {
@@ -511,10 +550,6 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
     // to linear in log2(step), so few evaluations are needed), down to
     // 2^-11 octave or a slack within the tolerance; bisection when the
     // interpolation is not usable.
-    let tolerance = match target {
-        Target::BitsPerWeight(_) => 2e-4,
-        Target::Snr(_) => 1e-3,
-    };
     let (mut w_fine, mut w_coarse) = (s_fine, s_coarse);
     let mut last_side = 0i8;
     for _ in 0..2 * BISECTIONS {
@@ -530,7 +565,7 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
         } else {
             0.5 * (fine + coarse)
         };
-        let v = slack(mid)?;
+        let v = slack(&mut seen, mid)?;
         if v >= 0.0 {
             fine = mid;
             s_fine = v;
