@@ -8,7 +8,7 @@ use std::io::Read;
 
 use super::header::Header;
 use crate::error::{Error, Result};
-use crate::io::read_full;
+use crate::io::{read_full, read_replacing};
 
 /// Reads a safetensors data section front to back, checking that it is
 /// neither truncated nor followed by trailing bytes.
@@ -64,12 +64,11 @@ impl<R: Read> DataReader<R> {
 
     /// Replace the contents of `buf` with the next `len` data bytes, as
     /// [`DataReader::read_exact`] does, without zeroing the buffer first
-    /// (a reused buffer keeps its capacity: no new pages per chunk).
+    /// (a reused buffer is read over: no new pages, no memset per chunk).
     pub fn read_into(&mut self, buf: &mut Vec<u8>, len: usize) -> Result<()> {
         self.check_request(len)?;
-        buf.clear();
-        buf.reserve_exact(len);
-        let got = (&mut self.inner).take(len as u64).read_to_end(buf)?;
+        buf.reserve_exact(len.saturating_sub(buf.len()));
+        let got = read_replacing(&mut self.inner, len, buf)?;
         self.advance(got, len)
     }
 
