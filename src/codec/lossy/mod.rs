@@ -406,19 +406,22 @@ pub fn estimate(
         dtype,
         #[inline(always)]
         |dtype| {
-            let (mut raw_bits, mut err2) = (0u64, 0f64);
+            // The error in four interleaved partial sums (fixed order): one
+            // running sum was a chain of dependent additions.
+            let (mut raw_bits, mut err2) = (0u64, [0f64; 4]);
             let w = dtype.size();
-            for ((b, &k), &q) in data.chunks_exact(w).zip(&ks).zip(&qs) {
+            let values = data.chunks_exact(w).zip(&ks).zip(&qs);
+            for (i, ((b, &k), &q)) in values.enumerate() {
                 let k = k.get();
                 raw_bits += u64::from(symbolize(k, 0, 8 * w as u32).2);
                 if let Some(k) = k {
                     let x = values::load(dtype, b);
                     let y = values::round_to(dtype, trellis::level(k, q) * step);
                     let e = x - values::from_bits(dtype, y);
-                    err2 += e * e;
+                    err2[i % 4] += e * e;
                 }
             }
-            (raw_bits, err2)
+            (raw_bits, (err2[0] + err2[1]) + (err2[2] + err2[3]))
         },
     );
     Ok((
