@@ -346,23 +346,27 @@ impl StatsBuilder {
             },
         );
         stats.sig2 = sig2;
-        // Sample what the coder will quantize: the values, or the chunk's
-        // transform coefficients when it will be coded transformed.
-        let domain = lossy::coding_domain(dtype, chunk.row_len, buf);
+        // Sample what the coder will quantize: one row in `stride` of the
+        // values, or of the chunk's transform coefficients when it will be
+        // coded transformed (only those rows are transformed).
+        let domain = lossy::coding_domain(dtype, chunk.row_len, buf, self.stride);
         stats
             .domains
             .push(Domain::Known(domain.as_ref().map(|(t, _)| *t)));
-        let (dtype, buf) = match &domain {
-            Some((_, coeffs)) => (Dtype::F64, coeffs.as_slice()),
-            None => (dtype, buf),
+        let elements = buf.len() / w;
+        let (dtype, kept) = match domain {
+            Some((_, coeffs)) => (Dtype::F64, coeffs),
+            None => {
+                let row_bytes = chunk.row_len * w;
+                let kept = buf
+                    .chunks(row_bytes.max(1))
+                    .step_by(self.stride)
+                    .flat_map(|r| r.iter().copied())
+                    .collect();
+                (dtype, kept)
+            }
         };
-        let row_bytes = chunk.row_len * dtype.size();
-        let kept: Vec<u8> = buf
-            .chunks(row_bytes.max(1))
-            .step_by(self.stride)
-            .flat_map(|r| r.iter().copied())
-            .collect();
-        let weight = buf.len() as f64 / kept.len().max(1) as f64;
+        let weight = (elements * dtype.size()) as f64 / kept.len().max(1) as f64;
         stats.samples.push(Sample {
             dtype,
             row_len: chunk.row_len,

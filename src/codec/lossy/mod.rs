@@ -432,12 +432,18 @@ pub fn estimate(
 }
 
 /// The values the quantizer will see for a chunk: the chunk itself, or —
-/// when [`transform::choose`] picks a transform — its coefficients as F64.
-/// Rate control samples these, so it prices what [`encode`] codes.
-pub fn coding_domain(dtype: Dtype, row_len: usize, data: &[u8]) -> Option<(Transform, Vec<u8>)> {
+/// when [`transform::choose`] picks a transform — its coefficients as F64,
+/// of which only rows `0, every, 2·every, …` are returned (rate control
+/// samples these rows, so it prices what [`encode`] codes).
+pub fn coding_domain(
+    dtype: Dtype,
+    row_len: usize,
+    data: &[u8],
+    every: usize,
+) -> Option<(Transform, Vec<u8>)> {
     let values = transformed::finite_values(dtype, data)?;
     let t = transform::choose(&values, row_len)?;
-    let coeffs = transform::forward(t, &values, row_len)?;
+    let coeffs = transform::forward_rows(t, &values, row_len, every)?;
     Some((t, transformed::coefficient_bytes(&coeffs)))
 }
 

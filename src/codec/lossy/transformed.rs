@@ -196,7 +196,7 @@ mod tests {
             .flat_map(|_| (rng.gauss() as f32).to_le_bytes())
             .collect();
         for (data, transformed) in [(smooth_f32(64, 48), true), (noise, false)] {
-            let found = coding_domain(Dtype::F32, 48, &data).map(|(t, _)| t);
+            let found = coding_domain(Dtype::F32, 48, &data, 1).map(|(t, _)| t);
             assert_eq!(found.is_some(), transformed);
             let known = encode_in(Dtype::F32, 48, data.clone(), 1e-3, Domain::Known(found));
             let known = known.unwrap();

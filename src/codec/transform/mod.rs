@@ -136,12 +136,24 @@ impl Bases {
 /// Coefficients of `values` (`rows × row_len`, row-major); `None` when the
 /// values are not whole rows.
 pub fn forward(t: Transform, values: &[f64], row_len: usize) -> Option<Vec<f64>> {
-    apply(t, values, row_len, false)
+    apply(t, values, row_len, false, 1)
 }
 
 /// Values from `coeffs`, undoing [`forward`].
 pub fn inverse(t: Transform, coeffs: &[f64], row_len: usize) -> Option<Vec<f64>> {
-    apply(t, coeffs, row_len, true)
+    apply(t, coeffs, row_len, true, 1)
+}
+
+/// Rows `0, every, 2·every, …` of [`forward`]'s coefficients, the same
+/// bits, one after another: what a row sample of the coefficients needs,
+/// at `1/every` of the work.
+pub fn forward_rows(
+    t: Transform,
+    values: &[f64],
+    row_len: usize,
+    every: usize,
+) -> Option<Vec<f64>> {
+    apply(t, values, row_len, false, every.max(1))
 }
 
 /// `y += m · x`, given `mt` = mᵀ (row-major, `x.len()` square): as
@@ -156,13 +168,21 @@ fn add_product(mt: &[f64], x: &[f64], y: &mut [f64]) {
     }
 }
 
-fn apply(t: Transform, input: &[f64], row_len: usize, inverse: bool) -> Option<Vec<f64>> {
+/// The transform of `input` (or its inverse), output rows `r` with
+/// `r % every == 0` only.
+fn apply(
+    t: Transform,
+    input: &[f64],
+    row_len: usize,
+    inverse: bool,
+    every: usize,
+) -> Option<Vec<f64>> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked above).
-        return unsafe { apply_avx2(t, input, row_len, inverse) };
+        return unsafe { apply_avx2(t, input, row_len, inverse, every) };
     }
-    apply_portable(t, input, row_len, inverse)
+    apply_portable(t, input, row_len, inverse, every)
 }
 
 /// [`apply`] compiled for AVX2: four lanes of the same IEEE multiplies and
@@ -179,17 +199,24 @@ unsafe fn apply_avx2(
     input: &[f64],
     row_len: usize,
     inverse: bool,
+    every: usize,
 ) -> Option<Vec<f64>> {
-    apply_portable(t, input, row_len, inverse)
+    apply_portable(t, input, row_len, inverse, every)
 }
 
 #[inline(always)]
-fn apply_portable(t: Transform, input: &[f64], row_len: usize, inverse: bool) -> Option<Vec<f64>> {
-    if row_len == 0 || input.len() % row_len != 0 {
+fn apply_portable(
+    t: Transform,
+    input: &[f64],
+    row_len: usize,
+    inverse: bool,
+    every: usize,
+) -> Option<Vec<f64>> {
+    if row_len == 0 || input.len() % row_len != 0 || every == 0 {
         return None;
     }
     let rows = input.len() / row_len;
-    let mut out = vec![0.0; input.len()];
+    let mut out = vec![0.0; rows.div_ceil(every) * row_len];
     let mut bases = Bases::new(t.family);
     match t.axis {
         Axis::Rows => {
@@ -198,6 +225,7 @@ fn apply_portable(t: Transform, input: &[f64], row_len: usize, inverse: bool) ->
                 let mt = if inverse { &b.forward } else { &b.inverse };
                 for (irow, orow) in input
                     .chunks_exact(row_len)
+                    .step_by(every)
                     .zip(out.chunks_exact_mut(row_len))
                 {
                     let (Some(x), Some(y)) = (
@@ -214,12 +242,20 @@ fn apply_portable(t: Transform, input: &[f64], row_len: usize, inverse: bool) ->
             for (start, size) in blocks(rows, t.block) {
                 let b = bases.get(size);
                 let m = if inverse { &b.inverse } else { &b.forward };
-                let block = start * row_len..(start + size) * row_len;
-                let (Some(x), Some(y)) = (input.get(block.clone()), out.get_mut(block)) else {
+                let Some(x) = input.get(start * row_len..(start + size) * row_len) else {
                     continue;
                 };
-                // Row k of the output block is Σ_n m[k][n] · row n.
-                for (yrow, mrow) in y.chunks_exact_mut(row_len).zip(m.chunks_exact(size)) {
+                // Row k of the output block is Σ_n m[k][n] · row n (kept
+                // when its row of the chunk, start + k, is one in `every`).
+                for (k, mrow) in m.chunks_exact(size).enumerate() {
+                    let r = start + k;
+                    if r % every != 0 {
+                        continue;
+                    }
+                    let at = r / every * row_len;
+                    let Some(yrow) = out.get_mut(at..at + row_len) else {
+                        continue;
+                    };
                     for (xrow, &mkn) in x.chunks_exact(row_len).zip(mrow) {
                         for (yj, &xj) in yrow.iter_mut().zip(xrow) {
                             *yj += mkn * xj;
@@ -275,10 +311,10 @@ mod tests {
             let x: Vec<f64> = (0..rows * row_len).map(|_| rng.gauss()).collect();
             let long = Transform::ALL.map(|t| Transform { block: 256, ..t });
             for t in Transform::ALL.into_iter().chain(long) {
-                for inverse in [false, true] {
+                for (inverse, every) in [(false, 1), (true, 1), (false, 3)] {
                     // SAFETY: the CPU has AVX2 (checked above).
-                    let fast = unsafe { apply_avx2(t, &x, row_len, inverse) }.unwrap();
-                    let portable = apply_portable(t, &x, row_len, inverse).unwrap();
+                    let fast = unsafe { apply_avx2(t, &x, row_len, inverse, every) }.unwrap();
+                    let portable = apply_portable(t, &x, row_len, inverse, every).unwrap();
                     let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&fast), bits(&portable), "{t:?} {rows}×{row_len}");
                 }
@@ -288,6 +324,31 @@ mod tests {
 
     /// Forward then inverse gives the values back to rounding, on shapes
     /// with one block, several blocks of two sizes, and odd block lengths.
+    /// A row sample of the coefficients is those rows of the whole
+    /// transform, bit for bit, along either axis.
+    #[test]
+    fn forward_rows_are_rows_of_forward() {
+        let mut rng = Rng(9);
+        for (rows, row_len) in [(1, 300), (7, 5), (300, 3), (513, 9), (130, 70)] {
+            let v: Vec<f64> = (0..rows * row_len).map(|_| rng.gauss()).collect();
+            for t in Transform::ALL {
+                let all = forward(t, &v, row_len).unwrap();
+                for every in [1, 2, 3, 7, 64, 1000] {
+                    let some = forward_rows(t, &v, row_len, every).unwrap();
+                    let want: Vec<u64> = all
+                        .chunks(row_len)
+                        .step_by(every)
+                        .flatten()
+                        .map(|x| x.to_bits())
+                        .collect();
+                    let got: Vec<u64> = some.iter().map(|x| x.to_bits()).collect();
+                    assert_eq!(got, want, "{t:?}, {rows}×{row_len}, every {every}");
+                }
+            }
+        }
+        assert_eq!(forward_rows(Transform::ALL[0], &[1.0; 6], 4, 2), None);
+    }
+
     #[test]
     fn inverse_undoes_forward() {
         let mut rng = Rng(7);
