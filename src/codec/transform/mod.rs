@@ -136,12 +136,12 @@ impl Bases {
 /// Coefficients of `values` (`rows × row_len`, row-major); `None` when the
 /// values are not whole rows.
 pub fn forward(t: Transform, values: &[f64], row_len: usize) -> Option<Vec<f64>> {
-    apply(t, values, row_len, false, 1)
+    apply(Pass::new(t, values, row_len, false, 1))
 }
 
 /// Values from `coeffs`, undoing [`forward`].
 pub fn inverse(t: Transform, coeffs: &[f64], row_len: usize) -> Option<Vec<f64>> {
-    apply(t, coeffs, row_len, true, 1)
+    apply(Pass::new(t, coeffs, row_len, true, 1))
 }
 
 /// Rows `0, every, 2·every, …` of [`forward`]'s coefficients, the same
@@ -153,7 +153,7 @@ pub fn forward_rows(
     row_len: usize,
     every: usize,
 ) -> Option<Vec<f64>> {
-    apply(t, values, row_len, false, every.max(1))
+    apply(Pass::new(t, values, row_len, false, every.max(1)))
 }
 
 /// `y += m · x`, given `mt` = mᵀ (row-major, `x.len()` square): as
@@ -168,21 +168,36 @@ fn add_product(mt: &[f64], x: &[f64], y: &mut [f64]) {
     }
 }
 
-/// The transform of `input` (or its inverse), output rows `r` with
-/// `r % every == 0` only.
-fn apply(
+/// One run of a transform over a chunk: which, over what, which way, and
+/// which output rows (`r % every == 0`).
+#[derive(Clone, Copy)]
+struct Pass<'a> {
     t: Transform,
-    input: &[f64],
+    input: &'a [f64],
     row_len: usize,
     inverse: bool,
     every: usize,
-) -> Option<Vec<f64>> {
+}
+
+impl<'a> Pass<'a> {
+    fn new(t: Transform, input: &'a [f64], row_len: usize, inverse: bool, every: usize) -> Self {
+        Pass {
+            t,
+            input,
+            row_len,
+            inverse,
+            every,
+        }
+    }
+}
+
+fn apply(p: Pass) -> Option<Vec<f64>> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked above).
-        return unsafe { apply_avx2(t, input, row_len, inverse, every) };
+        return unsafe { apply_avx2(p) };
     }
-    apply_portable(t, input, row_len, inverse, every)
+    apply_portable(p)
 }
 
 /// [`apply`] compiled for AVX2: four lanes of the same IEEE multiplies and
@@ -194,24 +209,19 @@ fn apply(
 /// The CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn apply_avx2(
-    t: Transform,
-    input: &[f64],
-    row_len: usize,
-    inverse: bool,
-    every: usize,
-) -> Option<Vec<f64>> {
-    apply_portable(t, input, row_len, inverse, every)
+unsafe fn apply_avx2(p: Pass) -> Option<Vec<f64>> {
+    apply_portable(p)
 }
 
 #[inline(always)]
-fn apply_portable(
-    t: Transform,
-    input: &[f64],
-    row_len: usize,
-    inverse: bool,
-    every: usize,
-) -> Option<Vec<f64>> {
+fn apply_portable(p: Pass) -> Option<Vec<f64>> {
+    let Pass {
+        t,
+        input,
+        row_len,
+        inverse,
+        every,
+    } = p;
     if row_len == 0 || input.len() % row_len != 0 || every == 0 {
         return None;
     }
@@ -312,9 +322,10 @@ mod tests {
             let long = Transform::ALL.map(|t| Transform { block: 256, ..t });
             for t in Transform::ALL.into_iter().chain(long) {
                 for (inverse, every) in [(false, 1), (true, 1), (false, 3)] {
+                    let pass = Pass::new(t, &x, row_len, inverse, every);
                     // SAFETY: the CPU has AVX2 (checked above).
-                    let fast = unsafe { apply_avx2(t, &x, row_len, inverse, every) }.unwrap();
-                    let portable = apply_portable(t, &x, row_len, inverse, every).unwrap();
+                    let fast = unsafe { apply_avx2(pass) }.unwrap();
+                    let portable = apply_portable(pass).unwrap();
                     let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&fast), bits(&portable), "{t:?} {rows}×{row_len}");
                 }
