@@ -269,17 +269,34 @@ fn count_symbols(ks: &[Index], qs: &[u8], row_len: usize, candidates: &[Scales])
                 *r = dq_context(base, c, 0) as u8;
             }
         }
+        if let ([c], [rc]) = (counts.as_mut_slice(), row_ctx.as_slice()) {
+            // One candidate (most chunks): no loop over candidates per value.
+            for ((&k, &q), &r) in krow.iter().zip(qrow).zip(rc) {
+                count_one(c, r, q, k);
+            }
+            continue;
+        }
         for (j, (&k, &q)) in krow.iter().zip(qrow).enumerate() {
-            let (sym, _, _) = symbolize(k.get(), 0, 0);
             for (c, rc) in counts.iter_mut().zip(&row_ctx) {
-                let ctx = usize::from(rc.get(j).copied().unwrap_or(0)) + usize::from(q & 1);
-                if let Some(x) = c.get_mut(ctx).and_then(|t| t.get_mut(usize::from(sym))) {
-                    *x += 1;
-                }
+                count_one(c, rc.get(j).copied().unwrap_or(0), q, k);
             }
         }
     }
     counts
+}
+
+/// Counts index `k` (quantizer `q`) in the context whose quantizer-0
+/// number is `ctx0`.
+#[inline(always)]
+fn count_one(counts: &mut Counts, ctx0: u8, q: u8, k: Index) {
+    let (sym, _, _) = symbolize(k.get(), 0, 0);
+    let ctx = usize::from(ctx0) + usize::from(q & 1);
+    if let Some(x) = counts
+        .get_mut(ctx)
+        .and_then(|t| t.get_mut(usize::from(sym)))
+    {
+        *x += 1;
+    }
 }
 
 /// Quick cost of coding `counts` with a table per context: their entropy,
@@ -406,20 +423,26 @@ pub fn estimate(
         dtype,
         #[inline(always)]
         |dtype| {
-            // The error in four interleaved partial sums (fixed order): one
-            // running sum was a chain of dependent additions.
-            let (mut raw_bits, mut err2) = (0u64, [0f64; 4]);
+            // The error in four interleaved partial sums (fixed order), kept
+            // in registers by a loop over groups of four: one running sum
+            // was a chain of dependent additions.
             let w = dtype.size();
-            let values = data.chunks_exact(w).zip(&ks).zip(&qs);
-            for (i, ((b, &k), &q)) in values.enumerate() {
-                let k = k.get();
-                raw_bits += u64::from(symbolize(k, 0, 8 * w as u32).2);
-                if let Some(k) = k {
-                    let x = values::load(dtype, b);
-                    let y = values::round_to(dtype, trellis::level(k, q) * step);
-                    let e = x - values::from_bits(dtype, y);
-                    err2[i % 4] += e * e;
+            let (mut raw_bits, mut err2) = (0u64, [0f64; 4]);
+            let (groups, ks4, qs4) = (
+                data.chunks_exact(4 * w),
+                ks.chunks_exact(4),
+                qs.chunks_exact(4),
+            );
+            let rest = (groups.remainder(), ks4.remainder(), qs4.remainder());
+            for ((g, k4), q4) in groups.zip(ks4).zip(qs4) {
+                let values = g.chunks_exact(w).zip(k4).zip(q4);
+                for (part, ((b, &k), &q)) in err2.iter_mut().zip(values) {
+                    raw_bits += value_cost(dtype, step, b, k, q, part);
                 }
+            }
+            let values = rest.0.chunks_exact(w).zip(rest.1).zip(rest.2);
+            for (part, ((b, &k), &q)) in err2.iter_mut().zip(values) {
+                raw_bits += value_cost(dtype, step, b, k, q, part);
             }
             (raw_bits, (err2[0] + err2[1]) + (err2[2] + err2[3]))
         },
@@ -429,6 +452,20 @@ pub fn estimate(
         cost.fixed + 8.0 * 24.0,
         err2,
     ))
+}
+
+/// One value of [`estimate`]: its raw bits; its squared error is added to
+/// `err2` (an escape has none).
+#[inline(always)]
+fn value_cost(dtype: Dtype, step: f64, b: &[u8], k: Index, q: u8, err2: &mut f64) -> u64 {
+    let k = k.get();
+    if let Some(k) = k {
+        let x = values::load(dtype, b);
+        let y = values::round_to(dtype, trellis::level(k, q) * step);
+        let e = x - values::from_bits(dtype, y);
+        *err2 += e * e;
+    }
+    u64::from(symbolize(k, 0, 8 * dtype.size() as u32).2)
 }
 
 /// The values the quantizer will see for a chunk: the chunk itself, or —

@@ -82,6 +82,33 @@ fn rate_table() -> [f64; 256] {
     })
 }
 
+/// The rates the search looks up: per magnitude, and per value the four
+/// candidates' at once.
+struct Rates {
+    single: [f64; 256],
+    /// The rates of the four candidates ([`Back::ks`] order) of a value
+    /// whose quantizers' lower magnitudes are `lo0 = ⌊a/2⌋` and
+    /// `lo1 = ⌊(a+1)/2⌋` (`lo0` or `lo0 + 1`), at `lo0 + lo1`: the AVX2
+    /// step loads them at once instead of gathering four.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    quads: Vec<[f64; 4]>,
+}
+
+impl Rates {
+    fn new() -> Rates {
+        let single = rate_table();
+        let quads = (0..2 * 256i64)
+            .map(|i| {
+                let (lo0, lo1) = (i / 2, i / 2 + i % 2);
+                let [even0, odd0] = [lo0 + (lo0 & 1), lo0 + 1 - (lo0 & 1)];
+                let [even1, odd1] = [lo1 + (lo1 & 1), lo1 + 1 - (lo1 & 1)];
+                [even0, odd0, even1, odd1].map(|m| rate(&single, m))
+            })
+            .collect();
+        Rates { single, quads }
+    }
+}
+
 /// Cost (squared error + weighted rate) of the index of magnitude `m`
 /// under quantizer `q` for a value of magnitude `a` (in steps). Levels are
 /// odd-symmetric, so the sign of the value and of the index cancel: this
@@ -150,7 +177,7 @@ fn advance(cost: &[f64; 4], best: &[[(f64, i32); 2]; 2]) -> ([f64; 4], Back) {
 /// and, as bit `t`, whether state `t` was entered by its second way in.
 /// (Candidates rather than each state's index: sorting them by state cost
 /// the search a third of its shuffles.)
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Back {
     ks: [i32; 4],
     second: u8,
@@ -205,21 +232,21 @@ fn cheapest_state(cost: [f64; 4]) -> usize {
 /// after it, and each value's [`Back`]. With AVX2 (detected at run time)
 /// a value's four candidates and four states are one vector each; the
 /// same IEEE operations in the same order, so the same bits.
-fn forward(scaled: &[f64], cost: &mut [f64; 4], rates: &[f64; 256], back: &mut Vec<Back>) {
+fn forward(scaled: &[f64], cost: &mut [f64; 4], rates: &Rates, back: &mut [Back]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
         unsafe { avx2::forward(scaled, cost, rates, back) };
         return;
     }
-    forward_portable(scaled, cost, rates, back);
+    forward_portable(scaled, cost, &rates.single, back);
 }
 
 /// [`forward`] in scalar code: on wasm and CPUs without AVX2, and the
 /// reference the AVX2 pass is tested against.
-fn forward_portable(scaled: &[f64], cost: &mut [f64; 4], rates: &[f64; 256], back: &mut Vec<Back>) {
-    for &r in scaled {
-        back.push(step(r, cost, rates));
+fn forward_portable(scaled: &[f64], cost: &mut [f64; 4], rates: &[f64; 256], back: &mut [Back]) {
+    for (&r, b) in scaled.iter().zip(back) {
+        *b = step(r, cost, rates);
     }
 }
 
@@ -251,12 +278,13 @@ pub fn quantize(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> (Vec<In
     let mut ks = Vec::with_capacity(n);
     let mut qs = Vec::with_capacity(n);
     let mut state = 0u8;
-    let rates = rate_table();
+    let rates = Rates::new();
     let mut scaled: Vec<f64> = Vec::with_capacity(row_len);
-    let mut back: Vec<Back> = Vec::with_capacity(row_len);
+    // Written over row after row (every entry of a row is written).
+    let mut back_buf = vec![Back::default(); row_len.min(n)];
     for row in data.chunks(row_len * w) {
         values::map_into(dtype, row, &mut scaled, |x| x / step);
-        back.clear();
+        let back = back_buf.get_mut(..scaled.len()).unwrap_or_default();
         // Paths start in `state`. (Indexing the costs by a variable would
         // keep them in memory for the whole loop.)
         let mut cost: [f64; 4] = std::array::from_fn(|s| {
@@ -266,7 +294,7 @@ pub fn quantize(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> (Vec<In
                 f64::INFINITY
             }
         });
-        forward(&scaled, &mut cost, &rates, &mut back);
+        forward(&scaled, &mut cost, &rates, back);
         // Trace back from the cheapest end state.
         let cheapest = cheapest_state(cost);
         let start = ks.len();
@@ -274,7 +302,7 @@ pub fn quantize(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> (Vec<In
         qs.resize(start + back.len(), 0);
         let mut s = cheapest;
         let outs = ks[start..].iter_mut().zip(&mut qs[start..]);
-        for ((ko, qo), b) in outs.zip(&back).rev() {
+        for ((ko, qo), b) in outs.zip(back.iter()).rev() {
             let k = b.ks.get(taken(b, s)).copied().unwrap_or(ESCAPE);
             // An escape keeps the state: the same state holds before it.
             // (An escaped value is `ESCAPE` in every state; asking state 0
