@@ -170,6 +170,16 @@ const SECANT_STEPS: usize = 4;
 /// the target (a margin of 0.005 dB costs about 0.001 bit/weight).
 const SNR_MARGIN: f64 = 0.005;
 
+/// The first steps of the search are taken on one row in this many of the
+/// sample: they only need to land near the target, for a quarter of the
+/// cost of an evaluation.
+const COARSE_STRIDE: usize = 4;
+/// Evaluations on the coarse sample at most.
+const COARSE_STEPS: usize = 6;
+/// The coarse search stops within this many tolerances of the target: the
+/// coarse sample's estimate differs from the whole one's by about as much.
+const COARSE_TOLERANCES: f64 = 20.0;
+
 /// Rows of one chunk kept for rate control, standing for `weight` times
 /// their size.
 struct Sample {
@@ -383,25 +393,45 @@ impl StatsBuilder {
     }
 }
 
+impl Sample {
+    /// One row in `stride` of the sample, standing for as much.
+    fn thinned(&self, stride: usize) -> Sample {
+        let row_bytes = (self.row_len * self.dtype.size()).max(1);
+        let data: Vec<u8> = self
+            .data
+            .chunks(row_bytes)
+            .step_by(stride.max(1))
+            .flat_map(|r| r.iter().copied())
+            .collect();
+        Sample {
+            dtype: self.dtype,
+            row_len: self.row_len,
+            weight: self.weight * self.data.len() as f64 / data.len().max(1) as f64,
+            data,
+            scale: self.scale,
+        }
+    }
+}
+
 /// Estimated bits and squared error of one sample.
 type Estimate = Result<(f64, f64)>;
 
 /// Estimated total bits and squared error of the whole file at `step`.
 /// Samples are summed in file order whatever the thread count, so the
 /// chosen step (and the output) never depends on it.
-fn evaluate(stats: &Stats, step: f64, opts: &Options) -> Result<(f64, f64)> {
+fn evaluate(stats: &Stats, samples: &[Sample], step: f64, opts: &Options) -> Result<(f64, f64)> {
     let one = |s: &Sample| -> Estimate {
         let (scaled, once, e) =
             lossy::estimate(s.dtype, s.row_len, &s.data, step * s.scale, s.weight)?;
         Ok((scaled * s.weight + once, e * s.weight))
     };
-    let threads = opts.threads.max(1).min(stats.samples.len().max(1));
+    let threads = opts.threads.max(1).min(samples.len().max(1));
     let results: Vec<Estimate> = if threads == 1 {
-        stats.samples.iter().map(one).collect()
+        samples.iter().map(one).collect()
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let mut slots: Vec<Option<Estimate>> = Vec::new();
-        slots.resize_with(stats.samples.len(), || None);
+        slots.resize_with(samples.len(), || None);
         let done: Vec<Vec<(usize, Estimate)>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
@@ -409,7 +439,7 @@ fn evaluate(stats: &Stats, step: f64, opts: &Options) -> Result<(f64, f64)> {
                         let mut mine = Vec::new();
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(s) = stats.samples.get(i) else { break };
+                            let Some(s) = samples.get(i) else { break };
                             mine.push((i, one(s)));
                         }
                         mine
@@ -472,17 +502,20 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
     // the target (bits per weight above it, or dB above it); it falls as
     // the step grows, and the answer is the step where it reaches zero.
     // Evaluations are the cost here: each is memoised in `seen`.
+    let slack_on = |samples: &[Sample], x: f64| -> Result<f64> {
+        let (bits, err2) = evaluate(stats, samples, math::exp2(x), opts)?;
+        let v = match target {
+            Target::BitsPerWeight(b) => bits / n - b,
+            Target::Snr(s) => super::snr_db(stats.sig2, err2) - s - SNR_MARGIN,
+        };
+        Ok(if v.is_nan() { f64::NEG_INFINITY } else { v })
+    };
     let mut seen: Vec<(f64, f64)> = Vec::new();
     let slack = |seen: &mut Vec<(f64, f64)>, x: f64| -> Result<f64> {
         if let Some(&(_, v)) = seen.iter().find(|(at, _)| *at == x) {
             return Ok(v);
         }
-        let (bits, err2) = evaluate(stats, math::exp2(x), opts)?;
-        let v = match target {
-            Target::BitsPerWeight(b) => bits / n - b,
-            Target::Snr(s) => super::snr_db(stats.sig2, err2) - s - SNR_MARGIN,
-        };
-        let v = if v.is_nan() { f64::NEG_INFINITY } else { v };
+        let v = slack_on(&stats.samples, x)?;
         seen.push((x, v));
         Ok(v)
     };
@@ -491,20 +524,52 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
         Target::Snr(_) => 1e-3,
     };
     // High-rate guess, then secant steps: the slack is close to linear in
-    // log2(step) (about 1 bit/weight, or 6 dB, per octave), so a few
-    // evaluations usually land within the tolerance on the fine side. They
-    // aim at its middle, where the estimate's small wiggles still land in it.
+    // log2(step) (about 1 bit/weight, or 6 dB, per octave). The first
+    // steps are taken on a coarse sample, which lands near the target and
+    // measures the slope there; then on the whole sample, a few evaluations
+    // usually land within the tolerance on the fine side. They aim at its
+    // middle, where the estimate's small wiggles still land in it.
     let guess = math::log2(match target {
         Target::Snr(s) => rms * 12f64.sqrt() * math::pow(10.0, -s / 20.0),
         Target::BitsPerWeight(b) => rms * math::exp2(2.0 - b),
     });
-    let per_octave = match target {
+    let mut slope = -match target {
         Target::BitsPerWeight(_) => 1.0,
         Target::Snr(_) => 6.02,
     };
     let aim = tolerance / 2.0;
-    let (mut x0, mut s0) = (guess, slack(&mut seen, guess)?);
-    let mut x1 = guess + ((s0 - aim) / per_octave).clamp(-4.0, 4.0);
+    let secant = |x: f64, s: f64, slope: f64| x - ((s - aim) / slope).clamp(-4.0, 4.0);
+    let coarse_samples: Vec<Sample> = stats
+        .samples
+        .iter()
+        .map(|s| s.thinned(COARSE_STRIDE))
+        .collect();
+    let mut x1 = guess;
+    let mut last: Option<(f64, f64)> = None;
+    for _ in 0..COARSE_STEPS {
+        let s1 = slack_on(&coarse_samples, x1)?;
+        if let Some((x0, s0)) = last {
+            let measured = (s1 - s0) / (x1 - x0);
+            if measured.is_finite() && measured < 0.0 {
+                slope = measured;
+            }
+        }
+        last = Some((x1, s1));
+        if (s1 - aim).abs() <= COARSE_TOLERANCES * tolerance {
+            break;
+        }
+        x1 = secant(x1, s1, slope);
+        if !x1.is_finite() {
+            x1 = guess;
+            break;
+        }
+    }
+    drop(coarse_samples);
+    let (mut x0, mut s0) = (x1, slack(&mut seen, x1)?);
+    if (0.0..=tolerance).contains(&s0) {
+        return Ok(math::exp2(x0));
+    }
+    x1 = secant(x0, s0, slope);
     for _ in 0..SECANT_STEPS {
         if !x1.is_finite() {
             break;
@@ -529,7 +594,7 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
         }
     };
     let (fine_seen, coarse_seen) = (nearest(true), nearest(false));
-    let (mut fine, mut s_fine) = fine_seen.or(coarse_seen).unwrap_or((guess, s0));
+    let (mut fine, mut s_fine) = fine_seen.or(coarse_seen).unwrap_or((x0, s0));
     let (mut coarse, mut s_coarse) = coarse_seen.unwrap_or((fine, s_fine));
     for _ in 0..64 {
         if s_coarse < 0.0 {
@@ -597,6 +662,32 @@ pub(super) fn choose_step(stats: &Stats, target: Target, opts: &Options) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A coarse sample keeps rows 0, 4, 8, … whole, and stands for the
+    /// rows it dropped.
+    #[test]
+    fn a_thinned_sample_keeps_every_fourth_row_and_its_weight() {
+        let rows: Vec<u8> = (0..10u8).flat_map(|r| [r; 12]).collect();
+        let sample = Sample {
+            dtype: Dtype::F32,
+            row_len: 3,
+            data: rows,
+            weight: 2.0,
+            scale: 0.5,
+        };
+        let thin = sample.thinned(COARSE_STRIDE);
+        let kept: Vec<u8> = [0u8, 4, 8].iter().flat_map(|&r| [r; 12]).collect();
+        assert_eq!(thin.data, kept);
+        assert_eq!(thin.weight, 2.0 * 10.0 / 3.0);
+        assert_eq!((thin.row_len, thin.scale, thin.dtype), (3, 0.5, Dtype::F32));
+        // One row stays itself.
+        let one = Sample {
+            data: vec![7; 12],
+            ..sample
+        };
+        assert_eq!(one.thinned(COARSE_STRIDE).data, vec![7; 12]);
+        assert_eq!(one.thinned(COARSE_STRIDE).weight, 2.0);
+    }
 
     fn header(names: &[(&str, &[u64])]) -> safetensors::Header {
         let mut json = String::from("{");
