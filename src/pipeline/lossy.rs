@@ -4,7 +4,8 @@
 
 use std::io::{Read, Write};
 
-use super::{chunking, encode_file, Options, Progress, Report};
+use super::parallel::ordered_map;
+use super::{chunking, encode_file, BufferPool, Options, Progress, Report};
 use crate::codec::lossy::Domain;
 use crate::codec::{lossless, lossy, math};
 use crate::container::StzWriter;
@@ -262,16 +263,37 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
     )
 }
 
-/// The statistics pass over a whole file.
+/// The statistics pass over a whole file: chunks are measured on the
+/// worker threads and recorded in file order, so the statistics (and the
+/// output) do not depend on the thread count.
 fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Stats> {
     let (header, mut data) = safetensors::open(input)?;
     let plan = chunking::plan(&header, opts.chunk_bytes);
     let mut stats = StatsBuilder::new(&header, lossy, &plan)?;
-    let mut buf = Vec::new();
-    for chunk in &plan {
-        data.read_into(&mut buf, chunk.len)?;
-        stats.observe(&header, chunk, &buf)?;
-    }
+    let sampler = stats.sampler.clone();
+    let pool = BufferPool::new(opts.in_flight() + 2);
+    let mut next = plan.iter();
+    ordered_map(
+        opts.threads,
+        opts.in_flight(),
+        || {
+            let Some(chunk) = next.next() else {
+                return Ok(None);
+            };
+            let mut buf = pool.take();
+            data.read_into(&mut buf, chunk.len)?;
+            Ok(Some((*chunk, buf)))
+        },
+        |(chunk, buf): (chunking::Chunk, Vec<u8>)| {
+            let seen = sampler.measure(&header, &chunk, &buf)?;
+            Ok((seen, buf))
+        },
+        |(seen, buf): (Observation, Vec<u8>)| {
+            stats.record(seen);
+            pool.give(buf);
+            Ok(())
+        },
+    )?;
     data.finish()?;
     Ok(stats.finish())
 }
@@ -279,11 +301,103 @@ fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Sta
 /// Accumulates [`Stats`] chunk by chunk (in file order): signal power, a
 /// row sample of every float chunk, and the exact cost of everything else.
 pub(super) struct StatsBuilder {
+    sampler: Sampler,
+    fixed_bytes: f64,
+    stats: Stats,
+}
+
+/// What the statistics pass keeps of a chunk, worked out on any thread.
+#[derive(Clone)]
+struct Sampler {
+    /// Per tensor, its step multiplier.
     scales: Vec<f64>,
     /// Keep one row in `stride`.
     stride: usize,
-    fixed_bytes: f64,
-    stats: Stats,
+}
+
+/// What the statistics pass learned from one chunk.
+enum Observation {
+    /// A chunk stored losslessly, and its coded size.
+    Lossless(usize),
+    /// A float chunk: Σw² over its finite values (summed from zero in
+    /// element order), its element count and width, the domain it will
+    /// be coded in, and its sample.
+    Float {
+        sig2: f64,
+        elements: u64,
+        width: usize,
+        domain: Domain,
+        sample: Sample,
+    },
+}
+
+impl Sampler {
+    fn measure(
+        &self,
+        header: &safetensors::Header,
+        chunk: &chunking::Chunk,
+        buf: &[u8],
+    ) -> Result<Observation> {
+        if buf.len() != chunk.len {
+            return Err(Error::Internal("a chunk of the wrong length"));
+        }
+        let dtype = header
+            .tensors()
+            .get(chunk.tensor)
+            .map(|t| t.dtype)
+            .ok_or(Error::Internal("chunk of no tensor"))?;
+        if dtype.float_layout().is_none() {
+            let coded = lossless::encode_chunk(dtype, chunk.row_len, buf)?.len();
+            return Ok(Observation::Lossless(coded));
+        }
+        let w = dtype.size();
+        let sig2 = lossy::values::specialised(
+            dtype,
+            #[inline(always)]
+            |dtype| {
+                let mut sig2 = 0f64;
+                for b in buf.chunks_exact(dtype.size()) {
+                    let x = lossy::values::load(dtype, b);
+                    if x.is_finite() {
+                        sig2 += x * x;
+                    }
+                }
+                sig2
+            },
+        );
+        // Sample what the coder will quantize: one row in `stride` of the
+        // values, or of the chunk's transform coefficients when it will be
+        // coded transformed (only those rows are transformed).
+        let coded_in = lossy::coding_domain(dtype, chunk.row_len, buf, self.stride);
+        let domain = Domain::Known(coded_in.as_ref().map(|(t, _)| *t));
+        let elements = buf.len() / w;
+        let (sample_dtype, kept) = match coded_in {
+            Some((_, coeffs)) => (Dtype::F64, coeffs),
+            None => {
+                let row_bytes = chunk.row_len * w;
+                let kept = buf
+                    .chunks(row_bytes.max(1))
+                    .step_by(self.stride)
+                    .flat_map(|r| r.iter().copied())
+                    .collect();
+                (dtype, kept)
+            }
+        };
+        let weight = (elements * sample_dtype.size()) as f64 / kept.len().max(1) as f64;
+        Ok(Observation::Float {
+            sig2,
+            elements: elements as u64,
+            width: w,
+            domain,
+            sample: Sample {
+                dtype: sample_dtype,
+                row_len: chunk.row_len,
+                data: kept,
+                weight,
+                scale: self.scales.get(chunk.tensor).copied().unwrap_or(1.0),
+            },
+        })
+    }
 }
 
 impl StatsBuilder {
@@ -305,8 +419,10 @@ impl StatsBuilder {
             + 34.0 * header.tensors().len() as f64
             + 100.0;
         Ok(StatsBuilder {
-            scales: multipliers(header, lossy),
-            stride: float_bytes.div_ceil(SAMPLE_BYTES).max(1) as usize,
+            sampler: Sampler {
+                scales: multipliers(header, lossy),
+                stride: float_bytes.div_ceil(SAMPLE_BYTES).max(1) as usize,
+            },
             fixed_bytes,
             stats: Stats {
                 samples: Vec::new(),
@@ -319,72 +435,40 @@ impl StatsBuilder {
         })
     }
 
+    /// The next chunk in file order (measured and recorded at once).
     pub(super) fn observe(
         &mut self,
         header: &safetensors::Header,
         chunk: &chunking::Chunk,
         buf: &[u8],
     ) -> Result<()> {
-        if buf.len() != chunk.len {
-            return Err(Error::Internal("a chunk of the wrong length"));
-        }
-        let dtype = header
-            .tensors()
-            .get(chunk.tensor)
-            .map(|t| t.dtype)
-            .ok_or(Error::Internal("chunk of no tensor"))?;
-        let stats = &mut self.stats;
-        if dtype.float_layout().is_none() {
-            stats.domains.push(Domain::Known(None));
-            self.fixed_bytes += lossless::encode_chunk(dtype, chunk.row_len, buf)?.len() as f64;
-            return Ok(());
-        }
-        let w = dtype.size();
-        stats.raw_bits = stats.raw_bits.max(8.0 * w as f64);
-        stats.float_params += (chunk.len / w) as u64;
-        let mut sig2 = stats.sig2;
-        lossy::values::specialised(
-            dtype,
-            #[inline(always)]
-            |dtype| {
-                for b in buf.chunks_exact(dtype.size()) {
-                    let x = lossy::values::load(dtype, b);
-                    if x.is_finite() {
-                        sig2 += x * x;
-                    }
-                }
-            },
-        );
-        stats.sig2 = sig2;
-        // Sample what the coder will quantize: one row in `stride` of the
-        // values, or of the chunk's transform coefficients when it will be
-        // coded transformed (only those rows are transformed).
-        let domain = lossy::coding_domain(dtype, chunk.row_len, buf, self.stride);
-        stats
-            .domains
-            .push(Domain::Known(domain.as_ref().map(|(t, _)| *t)));
-        let elements = buf.len() / w;
-        let (dtype, kept) = match domain {
-            Some((_, coeffs)) => (Dtype::F64, coeffs),
-            None => {
-                let row_bytes = chunk.row_len * w;
-                let kept = buf
-                    .chunks(row_bytes.max(1))
-                    .step_by(self.stride)
-                    .flat_map(|r| r.iter().copied())
-                    .collect();
-                (dtype, kept)
-            }
-        };
-        let weight = (elements * dtype.size()) as f64 / kept.len().max(1) as f64;
-        stats.samples.push(Sample {
-            dtype,
-            row_len: chunk.row_len,
-            data: kept,
-            weight,
-            scale: self.scales.get(chunk.tensor).copied().unwrap_or(1.0),
-        });
+        let seen = self.sampler.measure(header, chunk, buf)?;
+        self.record(seen);
         Ok(())
+    }
+
+    /// Adds the next chunk's observation, in file order.
+    fn record(&mut self, seen: Observation) {
+        let stats = &mut self.stats;
+        match seen {
+            Observation::Lossless(coded) => {
+                stats.domains.push(Domain::Known(None));
+                self.fixed_bytes += coded as f64;
+            }
+            Observation::Float {
+                sig2,
+                elements,
+                width,
+                domain,
+                sample,
+            } => {
+                stats.raw_bits = stats.raw_bits.max(8.0 * width as f64);
+                stats.float_params += elements;
+                stats.sig2 += sig2;
+                stats.domains.push(domain);
+                stats.samples.push(sample);
+            }
+        }
     }
 
     pub(super) fn finish(mut self) -> Stats {
