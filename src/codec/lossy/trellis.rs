@@ -90,13 +90,14 @@ struct Rates {
     /// whose quantizers' lower magnitudes are `lo0 = ⌊a/2⌋` and
     /// `lo1 = ⌊(a+1)/2⌋` (`lo0` or `lo0 + 1`), at `lo0 + lo1`: the AVX2
     /// step loads them at once instead of gathering four.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    #[cfg(target_arch = "x86_64")]
     quads: Vec<[f64; 4]>,
 }
 
 impl Rates {
     fn new() -> Rates {
         let single = rate_table();
+        #[cfg(target_arch = "x86_64")]
         let quads = (0..2 * 256i64)
             .map(|i| {
                 let (lo0, lo1) = (i / 2, i / 2 + i % 2);
@@ -105,7 +106,11 @@ impl Rates {
                 [even0, odd0, even1, odd1].map(|m| rate(&single, m))
             })
             .collect();
-        Rates { single, quads }
+        Rates {
+            single,
+            #[cfg(target_arch = "x86_64")]
+            quads,
+        }
     }
 }
 
