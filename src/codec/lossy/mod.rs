@@ -272,24 +272,24 @@ fn count_symbols(ks: &[Index], qs: &[u8], row_len: usize, candidates: &[Scales])
         if let ([c], [rc]) = (counts.as_mut_slice(), row_ctx.as_slice()) {
             // One candidate (most chunks): no loop over candidates per value.
             for ((&k, &q), &r) in krow.iter().zip(qrow).zip(rc) {
-                count_one(c, r, q, k);
+                count_one(c, r, q, symbolize(k.get(), 0, 0).0);
             }
             continue;
         }
         for (j, (&k, &q)) in krow.iter().zip(qrow).enumerate() {
+            let (sym, _, _) = symbolize(k.get(), 0, 0);
             for (c, rc) in counts.iter_mut().zip(&row_ctx) {
-                count_one(c, rc.get(j).copied().unwrap_or(0), q, k);
+                count_one(c, rc.get(j).copied().unwrap_or(0), q, sym);
             }
         }
     }
     counts
 }
 
-/// Counts index `k` (quantizer `q`) in the context whose quantizer-0
-/// number is `ctx0`.
+/// Counts symbol `sym` (of an index under quantizer `q`) in the context
+/// whose quantizer-0 number is `ctx0`.
 #[inline(always)]
-fn count_one(counts: &mut Counts, ctx0: u8, q: u8, k: Index) {
-    let (sym, _, _) = symbolize(k.get(), 0, 0);
+fn count_one(counts: &mut Counts, ctx0: u8, q: u8, sym: u16) {
     let ctx = usize::from(ctx0) + usize::from(q & 1);
     if let Some(x) = counts
         .get_mut(ctx)
