@@ -289,3 +289,49 @@ fn transforms_are_chosen_by_measurement() {
         }
     }
 }
+
+#[test]
+fn progress_reports_each_pass_in_order_and_to_the_end() {
+    use stzip::pipeline::{Progress, Stage};
+    let (_, file) = families().remove(0);
+    let seen = std::sync::Mutex::new(Vec::<Progress>::new());
+    let o = Options {
+        threads: 2,
+        chunk_bytes: 64 << 10,
+        ..Options::default()
+    };
+    let l = LossyOptions {
+        target: Target::BitsPerWeight(4.0),
+        allocation: Allocation::Uniform,
+        tied_embeddings: None,
+    };
+    let mut out = Vec::new();
+    compress_lossy(&mut || Ok(&file[..]), &mut out, &o, &l, &|p| {
+        if let Ok(mut v) = seen.lock() {
+            v.push(p);
+        }
+    })
+    .unwrap();
+    let seen = seen.into_inner().unwrap();
+    let total = file.len() as u64;
+    let stages: Vec<Stage> = seen.iter().map(|p| p.stage).collect();
+    let measuring = stages
+        .iter()
+        .take_while(|&&s| s == Stage::Measuring)
+        .count();
+    // A report per chunk (eight), then the step search, then the coding.
+    assert_eq!(measuring, 8, "{stages:?}");
+    assert_eq!(stages.get(measuring), Some(&Stage::ChoosingStep));
+    assert!(stages[measuring + 1..].iter().all(|&s| s == Stage::Coding));
+    assert!(seen.iter().all(|p| p.raw_total == total));
+    for pass in [Stage::Measuring, Stage::Coding] {
+        let done: Vec<u64> = seen
+            .iter()
+            .filter(|p| p.stage == pass)
+            .map(|p| p.raw_bytes)
+            .collect();
+        assert!(done.windows(2).all(|w| w[0] <= w[1]), "{pass:?}: {done:?}");
+        assert_eq!(done.last(), Some(&total), "{pass:?}");
+    }
+    assert_eq!(seen[measuring].raw_bytes, total);
+}

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 
 use super::parallel::ordered_map;
-use super::{chunking, encode_file, BufferPool, Options, Progress, Report};
+use super::{chunking, encode_file, BufferPool, Options, Progress, Report, Stage};
 use crate::codec::lossy::Domain;
 use crate::codec::{lossless, lossy, math};
 use crate::container::StzWriter;
@@ -206,6 +206,8 @@ pub(super) struct Stats {
     fixed_bits: f64,
     /// Widest lossless rate of the float dtypes present (bits per weight).
     raw_bits: f64,
+    /// Size of the safetensors file (for progress reports).
+    raw_total: u64,
 }
 
 pub(super) fn check_target(target: Target) -> Result<()> {
@@ -231,7 +233,13 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report> {
     check_target(lossy.target)?;
-    let stats = gather(open()?, opts, lossy)?;
+    let stats = gather(open()?, opts, lossy, progress)?;
+    progress(Progress {
+        raw_bytes: stats.raw_total,
+        raw_total: stats.raw_total,
+        stz_bytes: 0,
+        stage: Stage::ChoosingStep,
+    });
     let step = choose_step(&stats, lossy.target, opts)?;
 
     let (header, data) = safetensors::open(open()?)?;
@@ -266,10 +274,17 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
 /// The statistics pass over a whole file: chunks are measured on the
 /// worker threads and recorded in file order, so the statistics (and the
 /// output) do not depend on the thread count.
-fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Stats> {
+fn gather<R: Read>(
+    input: R,
+    opts: &Options,
+    lossy: &LossyOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Stats> {
     let (header, mut data) = safetensors::open(input)?;
     let plan = chunking::plan(&header, opts.chunk_bytes);
     let mut stats = StatsBuilder::new(&header, lossy, &plan)?;
+    let raw_total = header.file_len();
+    let mut done = header.raw().len() as u64;
     let sampler = stats.sampler.clone();
     let pool = BufferPool::new(opts.in_flight() + 2);
     let mut next = plan.iter();
@@ -290,7 +305,14 @@ fn gather<R: Read>(input: R, opts: &Options, lossy: &LossyOptions) -> Result<Sta
         },
         |(seen, buf): (Observation, Vec<u8>)| {
             stats.record(seen);
+            done += buf.len() as u64;
             pool.give(buf);
+            progress(Progress {
+                raw_bytes: done,
+                raw_total,
+                stz_bytes: 0,
+                stage: Stage::Measuring,
+            });
             Ok(())
         },
     )?;
@@ -431,6 +453,7 @@ impl StatsBuilder {
                 float_params: 0,
                 fixed_bits: 0.0,
                 raw_bits: 0.0,
+                raw_total: header.file_len(),
             },
         })
     }

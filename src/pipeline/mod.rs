@@ -81,12 +81,27 @@ impl Options {
 /// Progress so far, in bytes of the uncompressed file and of the `.stz`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
-    /// Bytes of the safetensors file done so far.
+    /// Bytes of the safetensors file done so far (in this stage).
     pub raw_bytes: u64,
     /// Size of the whole safetensors file.
     pub raw_total: u64,
     /// Bytes of `.stz` written so far (compression only).
     pub stz_bytes: u64,
+    pub stage: Stage,
+}
+
+/// The pass a [`Progress`] reports on: lossy compression reads its input
+/// twice, with the step search between the two passes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// Lossy compression's statistics pass over the input.
+    Measuring,
+    /// Lossy rate control: estimating candidate steps on the sample (no
+    /// bytes move; `raw_bytes` stays at the total).
+    ChoosingStep,
+    /// Coding the file (or decoding it).
+    #[default]
+    Coding,
 }
 
 /// What happened to one tensor.
@@ -429,6 +444,7 @@ impl<W: Write> Assembler<W> {
             raw_bytes: self.raw_done,
             raw_total: self.report.raw_bytes,
             stz_bytes: self.writer.bytes_written(),
+            stage: Stage::Coding,
         }
     }
 
@@ -516,6 +532,7 @@ fn encode_file<R: Read, W: Write + Send>(
         raw_bytes: report.raw_bytes,
         raw_total: report.raw_bytes,
         stz_bytes: report.stz_bytes,
+        stage: Stage::Coding,
     });
     Ok(report)
 }
@@ -724,6 +741,7 @@ pub fn decompress<R: Read, W: Write + Send>(
                 raw_bytes: raw_done,
                 raw_total,
                 stz_bytes: 0,
+                stage: Stage::Coding,
             });
             Ok(())
         },
