@@ -395,15 +395,7 @@ impl Sampler {
         let elements = buf.len() / w;
         let (sample_dtype, kept) = match coded_in {
             Some((_, coeffs)) => (Dtype::F64, coeffs),
-            None => {
-                let row_bytes = chunk.row_len * w;
-                let kept = buf
-                    .chunks(row_bytes.max(1))
-                    .step_by(self.stride)
-                    .flat_map(|r| r.iter().copied())
-                    .collect();
-                (dtype, kept)
-            }
+            None => (dtype, every_row(buf, chunk.row_len * w, self.stride)),
         };
         let weight = (elements * sample_dtype.size()) as f64 / kept.len().max(1) as f64;
         Ok(Observation::Float {
@@ -500,16 +492,19 @@ impl StatsBuilder {
     }
 }
 
+/// Rows `0, stride, 2·stride, …` of `data` (rows of `row_bytes`, the last
+/// one possibly short), one after another.
+fn every_row(data: &[u8], row_bytes: usize, stride: usize) -> Vec<u8> {
+    data.chunks(row_bytes.max(1))
+        .step_by(stride.max(1))
+        .flat_map(|r| r.iter().copied())
+        .collect()
+}
+
 impl Sample {
     /// One row in `stride` of the sample, standing for as much.
     fn thinned(&self, stride: usize) -> Sample {
-        let row_bytes = (self.row_len * self.dtype.size()).max(1);
-        let data: Vec<u8> = self
-            .data
-            .chunks(row_bytes)
-            .step_by(stride.max(1))
-            .flat_map(|r| r.iter().copied())
-            .collect();
+        let data = every_row(&self.data, self.row_len * self.dtype.size(), stride);
         Sample {
             dtype: self.dtype,
             row_len: self.row_len,

@@ -333,8 +333,6 @@ mod tests {
         }
     }
 
-    /// Forward then inverse gives the values back to rounding, on shapes
-    /// with one block, several blocks of two sizes, and odd block lengths.
     /// A row sample of the coefficients is those rows of the whole
     /// transform, bit for bit, along either axis.
     #[test]
@@ -360,6 +358,8 @@ mod tests {
         assert_eq!(forward_rows(Transform::ALL[0], &[1.0; 6], 4, 2), None);
     }
 
+    /// Forward then inverse gives the values back to rounding, on shapes
+    /// with one block, several blocks of two sizes, and odd block lengths.
     #[test]
     fn inverse_undoes_forward() {
         let mut rng = Rng(7);
