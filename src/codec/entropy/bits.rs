@@ -54,29 +54,26 @@ impl BitWriter {
     /// If `nbits > 57` (a caller bug, never data dependent).
     #[inline]
     pub fn put(&mut self, value: u64, nbits: u32) {
-        assert!(nbits <= MAX_FIELD_BITS, "bit field wider than 57 bits");
-        let v = value & low_mask(nbits);
-        self.acc |= v << self.fill;
-        let total = self.fill + nbits;
-        if total >= 64 {
-            self.out.extend_from_slice(&self.acc.to_le_bytes());
-            // total >= 64 with nbits <= 57 means fill >= 7: shift in range.
-            self.acc = v >> (64 - self.fill);
-            self.fill = total - 64;
-        } else {
-            self.fill = total;
-        }
+        push(&mut self.out, &mut self.acc, &mut self.fill, value, nbits);
     }
 
     /// Writes a field of up to 64 bits (as a 32-bit low part, then the rest).
     #[inline(always)]
     pub fn put_wide(&mut self, value: u64, nbits: u32) {
-        if nbits > 32 {
-            self.put(value & 0xffff_ffff, 32);
-            self.put(value >> 32, nbits.min(64) - 32);
-        } else {
-            self.put(value, nbits);
+        push_wide(&mut self.out, &mut self.acc, &mut self.fill, value, nbits);
+    }
+
+    /// Writes each `(value, nbits)` of `fields` as [`BitWriter::put_wide`]
+    /// would. The pending word and its fill stay in locals for the whole
+    /// run: field by field through `self`, they went to memory and back
+    /// for every value.
+    #[inline(always)]
+    pub fn put_all(&mut self, fields: impl IntoIterator<Item = (u64, u32)>) {
+        let (mut acc, mut fill) = (self.acc, self.fill);
+        for (value, nbits) in fields {
+            push_wide(&mut self.out, &mut acc, &mut fill, value, nbits);
         }
+        (self.acc, self.fill) = (acc, fill);
     }
 
     /// Number of bits written so far.
@@ -90,6 +87,34 @@ impl BitWriter {
         self.out
             .extend_from_slice(self.acc.to_le_bytes().get(..nbytes).unwrap_or(&[]));
         self.out
+    }
+}
+
+/// [`BitWriter::put`] on the writer's parts.
+#[inline(always)]
+fn push(out: &mut Vec<u8>, acc: &mut u64, fill: &mut u32, value: u64, nbits: u32) {
+    assert!(nbits <= MAX_FIELD_BITS, "bit field wider than 57 bits");
+    let v = value & low_mask(nbits);
+    *acc |= v << *fill;
+    let total = *fill + nbits;
+    if total >= 64 {
+        out.extend_from_slice(&acc.to_le_bytes());
+        // total >= 64 with nbits <= 57 means fill >= 7: shift in range.
+        *acc = v >> (64 - *fill);
+        *fill = total - 64;
+    } else {
+        *fill = total;
+    }
+}
+
+/// [`BitWriter::put_wide`] on the writer's parts.
+#[inline(always)]
+fn push_wide(out: &mut Vec<u8>, acc: &mut u64, fill: &mut u32, value: u64, nbits: u32) {
+    if nbits > 32 {
+        push(out, acc, fill, value & 0xffff_ffff, 32);
+        push(out, acc, fill, value >> 32, nbits.min(64) - 32);
+    } else {
+        push(out, acc, fill, value, nbits);
     }
 }
 
@@ -351,6 +376,25 @@ mod tests {
             let mut r = BitReader::new(&b);
             for &(v, n) in &fields { proptest::prop_assert_eq!(r.get(n), v & low_mask(n)); }
             proptest::prop_assert!(r.finish().is_ok());
+        }
+
+        /// A run of fields through `put_all`, between single ones, writes
+        /// the bytes that `put_wide` field by field writes.
+        #[test]
+        fn prop_put_all_is_put_wide(
+            before in proptest::collection::vec((proptest::num::u64::ANY, 0u32..=64), 0..20),
+            run in proptest::collection::vec((proptest::num::u64::ANY, 0u32..=64), 0..300),
+            after in proptest::collection::vec((proptest::num::u64::ANY, 0u32..=64), 0..20),
+        ) {
+            let (mut one, mut all) = (BitWriter::new(), BitWriter::new());
+            for &(v, n) in before.iter().chain(&run).chain(&after) {
+                one.put_wide(v, n);
+            }
+            for &(v, n) in &before { all.put_wide(v, n); }
+            all.put_all(run.iter().copied());
+            for &(v, n) in &after { all.put_wide(v, n); }
+            proptest::prop_assert_eq!(all.bit_len(), one.bit_len());
+            proptest::prop_assert_eq!(all.finish(), one.finish());
         }
     }
 }

@@ -143,8 +143,9 @@ fn simd_groups(
     ctxs: &[u8],
     out: &mut [u16],
 ) -> usize {
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked above).
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt")
+    {
+        // SAFETY: the CPU has AVX2 and POPCNT (checked above).
         unsafe { avx2::groups(dec, tables, ctxs, out) }
     } else {
         0
@@ -191,8 +192,9 @@ mod avx2 {
     /// reads zeros). Returns the symbols done.
     ///
     /// # Safety
-    /// The CPU must have AVX2.
-    #[target_feature(enable = "avx2")]
+    /// The CPU must have AVX2 and POPCNT (the renormalising lanes are
+    /// counted on the chain to the next vector's words).
+    #[target_feature(enable = "avx2,popcnt")]
     pub(super) unsafe fn groups(
         dec: &mut RansDecoder<'_, WIDE_LANES>,
         t: &FlatTables,

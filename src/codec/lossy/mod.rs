@@ -632,31 +632,49 @@ impl Quantized<'_> {
         // needs the row's values (a separate loop: summed in the coding
         // loop, the sums were spilled and made it slower).
         let mut decoded = vec![0u8; row_len * w];
+        let mut levels = vec![0i32; row_len];
         let quant = ks.chunks(row_len).zip(qs.chunks(row_len));
         let rows = data.chunks_mut(row_len * w).zip(idx.chunks_mut(row_len));
         for (i, ((row, irow), (krow, qrow))) in rows.zip(quant).enumerate() {
             let base = sc.row_base(i);
             let drow = decoded.get_mut(..row.len()).unwrap_or_default();
-            let elems = row.chunks_exact(w).zip(drow.chunks_exact_mut(w));
+            reconstruct(dtype, step, (row, krow, qrow), &mut levels, drow);
             let codes = irow.iter_mut().zip(krow.iter().zip(qrow));
-            for (((b, ob), &c), (ix, (&k, &q))) in elems.zip(cols).zip(codes) {
-                let raw = values::raw_bits(b);
-                let k = k.get();
-                let (sym, field, nbits) = symbolize(k, raw, 8 * w as u32);
+            let values = row.chunks_exact(w).zip(cols).zip(codes);
+            bits.put_all(values.map(|((b, &c), (ix, (&k, &q)))| {
+                let (sym, field, nbits) = symbolize(k.get(), values::raw_bits(b), 8 * w as u32);
                 *ix = (dq_context(base, c, q) * INDEX_STRIDE) as u16 + sym;
-                bits.put_wide(field, nbits);
-                let out_bits = match k {
-                    Some(k) => values::round_to(dtype, trellis::level(k, q) * step),
-                    None => raw,
-                };
-                values::store_bits(out_bits, ob);
-            }
+                (field, nbits)
+            }));
             sums = values::add_error_sums(dtype, row, drow, sums);
             for (o, &d) in row.iter_mut().zip(drow.iter()) {
                 *o = d;
             }
         }
         sums
+    }
+}
+
+/// The reconstruction of a row's values from their indices, as the
+/// decoder makes it: integer levels, then [`dequantize`] (loops that
+/// vectorise); an escaped value keeps its bits.
+fn reconstruct(
+    dtype: Dtype,
+    step: f64,
+    (row, ks, qs): (&[u8], &[Index], &[u8]),
+    levels: &mut [i32],
+    out: &mut [u8],
+) {
+    for (l, (&k, &q)) in levels.iter_mut().zip(ks.iter().zip(qs)) {
+        *l = k.level(q);
+    }
+    dequantize(dtype, step, levels.get(..ks.len()).unwrap_or(levels), out);
+    let w = dtype.size();
+    let elems = row.chunks_exact(w).zip(out.chunks_exact_mut(w));
+    for ((b, ob), k) in elems.zip(ks) {
+        if k.is_escape() {
+            ob.copy_from_slice(b);
+        }
     }
 }
 

@@ -206,7 +206,21 @@ impl Index {
     /// The index, or `None` when the value escapes and keeps its bits.
     #[inline(always)]
     pub fn get(self) -> Option<i64> {
-        (self.0 != ESCAPE).then_some(i64::from(self.0))
+        (!self.is_escape()).then_some(i64::from(self.0))
+    }
+
+    /// Whether the value escapes.
+    #[inline(always)]
+    pub fn is_escape(self) -> bool {
+        self.0 == ESCAPE
+    }
+
+    /// [`level`] of the index under quantizer `q`, as an integer (of an
+    /// escape: some number). `|2k| < 2^30` (see `LIMIT`).
+    #[inline(always)]
+    pub fn level(self, q: u8) -> i32 {
+        let k = self.0;
+        k.wrapping_mul(2).wrapping_sub(i32::from(q) * k.signum())
     }
 }
 
@@ -336,6 +350,24 @@ mod tests {
         let q1: Vec<f64> = (-2..=2).map(|k| level(k, 1)).collect();
         assert_eq!(q0, [-4.0, -2.0, 0.0, 2.0, 4.0]);
         assert_eq!(q1, [-3.0, -1.0, 0.0, 1.0, 3.0]);
+    }
+
+    /// The coding pass's integer level is the search's, up to the largest
+    /// index that does not escape.
+    #[test]
+    fn integer_levels_are_levels() {
+        let top = (LIMIT / 4.0) as i32;
+        let ks = (-1000..=1000).chain([top, -top, top - 1, 1 - top]);
+        for k in ks {
+            for q in [0, 1] {
+                assert_eq!(
+                    f64::from(Index(k).level(q)),
+                    level(i64::from(k), q),
+                    "k = {k}"
+                );
+            }
+        }
+        assert!(Index(ESCAPE).is_escape() && !Index(0).is_escape());
     }
 
     /// The transition table of the dependent quantizer (VVC's).
