@@ -67,9 +67,30 @@ pub fn round_to(dtype: Dtype, x: f64) -> u64 {
 /// loops in `f` are compiled once per dtype with its size, loads and
 /// rounding known (with the dtype a variable, every element took a jump
 /// table, and the loops neither vectorised nor kept sums in registers).
-/// `f` should be an `#[inline(always)]` closure.
+/// `f` should be an `#[inline(always)]` closure. On x86-64 CPUs with
+/// AVX2, the loops are compiled for it ([`with_avx2`]).
 #[inline(always)]
-pub fn specialised<T>(dtype: Dtype, mut f: impl FnMut(Dtype) -> T) -> T {
+pub fn specialised<T>(dtype: Dtype, f: impl FnMut(Dtype) -> T) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        return unsafe { with_avx2(dtype, f) };
+    }
+    by_dtype(dtype, f)
+}
+
+/// [`by_dtype`] compiled for AVX2: the loops vectorise four `f64` wide,
+/// not two. Only the width changes: LLVM neither reorders nor fuses
+/// floating-point operations, so every result is the same bit for bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn with_avx2<T>(dtype: Dtype, f: impl FnMut(Dtype) -> T) -> T {
+    by_dtype(dtype, f)
+}
+
+/// `f` with `dtype` as a constant of each float dtype.
+#[inline(always)]
+fn by_dtype<T>(dtype: Dtype, mut f: impl FnMut(Dtype) -> T) -> T {
     match dtype {
         Dtype::F32 => f(Dtype::F32),
         Dtype::BF16 => f(Dtype::BF16),
