@@ -238,6 +238,60 @@ fn f32_to_f16(x: f32) -> u16 {
 mod tests {
     use super::*;
 
+    /// `xs` scaled and rounded to `dtype`, and their squared error.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn round_and_sum(dtype: Dtype, xs: &[f64]) -> (Vec<u8>, u64) {
+        let w = dtype.size();
+        let mut out = vec![0u8; xs.len() * w];
+        for (o, &x) in out.chunks_exact_mut(w).zip(xs) {
+            store_bits(round_to(dtype, x * 0.37), o);
+        }
+        let mut sum = 0f64;
+        for (o, &x) in out.chunks_exact(w).zip(xs) {
+            let e = x - load(dtype, o);
+            sum += e * e;
+        }
+        (out, sum.to_bits())
+    }
+
+    /// The AVX2 build of a loop gives the portable build's bits: rounding
+    /// to every float dtype (saturating, subnormals, ties) and sums.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_build_gives_the_same_bits() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut xs: Vec<f64> = (0..4099)
+            .map(|i| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let u = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                u * 2f64.powi(i % 300 - 150)
+            })
+            .collect();
+        xs.extend([1e300, -1e300, 65520.0, 1.0 + 2f64.powi(-11), 2f64.powi(-25)]);
+        for dtype in [Dtype::F64, Dtype::F32, Dtype::BF16, Dtype::F16] {
+            // SAFETY: the CPU has AVX2 (checked above).
+            let wide = unsafe {
+                with_avx2(
+                    dtype,
+                    #[inline(always)]
+                    |d| round_and_sum(d, &xs),
+                )
+            };
+            let portable = by_dtype(
+                dtype,
+                #[inline(always)]
+                |d| round_and_sum(d, &xs),
+            );
+            assert_eq!(wide, portable, "{dtype:?}");
+        }
+    }
+
     #[test]
     fn f16_conversions_round_trip_every_finite_value() {
         for h in 0..=u16::MAX {
