@@ -202,3 +202,38 @@ fn minilm_round_trips() {
         );
     }
 }
+
+/// One decode buffer through long, short and long chunks (as the pipeline
+/// reuses them): it keeps its longest length, and each chunk is decoded
+/// into its start, checked against the frame.
+#[test]
+fn a_reused_decode_buffer_decodes_each_chunk_into_its_start() {
+    use stzip::container::ChunkHeader;
+    use stzip::pipeline::{decode_chunk_into, encode_chunk};
+    use stzip::safetensors::Dtype;
+    let mut rng = Rng(11);
+    let mut buf = Vec::new();
+    for (i, n) in [5000usize, 7, 300, 5000, 1].into_iter().enumerate() {
+        let data = f32_gauss(&mut rng, n, 0.02);
+        let enc = encode_chunk(Dtype::F32, 100, None, data.clone()).unwrap();
+        let chunk = ChunkHeader {
+            tensor: i as u32,
+            decoded_len: data.len() as u64,
+            checksum: enc.checksum,
+        };
+        let len = decode_chunk_into(Dtype::F32, &chunk, &enc.payload, &mut buf).unwrap();
+        assert_eq!(len, data.len());
+        assert_eq!(buf.len(), 5000 * 4);
+        assert_eq!(&buf[..len], &data[..]);
+    }
+    // A payload that decodes to other bytes still fails its check.
+    let data = f32_gauss(&mut rng, 300, 0.02);
+    let enc = encode_chunk(Dtype::F32, 100, None, data.clone()).unwrap();
+    let chunk = ChunkHeader {
+        tensor: 0,
+        decoded_len: data.len() as u64,
+        checksum: enc.checksum ^ 1,
+    };
+    let err = decode_chunk_into(Dtype::F32, &chunk, &enc.payload, &mut buf).unwrap_err();
+    assert!(matches!(err, Error::StzChunkChecksum { .. }), "{err:?}");
+}

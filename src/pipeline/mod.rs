@@ -612,20 +612,23 @@ impl Expect {
 /// before anything is allocated.
 pub fn decode_chunk(dtype: Dtype, chunk: &ChunkHeader, payload: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    decode_chunk_into(dtype, chunk, payload, &mut out)?;
+    let len = decode_chunk_into(dtype, chunk, payload, &mut out)?;
+    out.truncate(len);
     Ok(out)
 }
 
-/// [`decode_chunk`] into a buffer that may be reused: its old bytes are
-/// overwritten, not cleared first (every decoder writes every byte, and
-/// the checksum would catch one that did not), which saves zeroing
-/// megabytes per chunk.
+/// [`decode_chunk`] into the start of a buffer that may be reused; returns
+/// the decoded length. Its old bytes are overwritten, not cleared first
+/// (every decoder writes every byte, and the checksum would catch one that
+/// did not), and it is never shortened: kept at the longest chunk it has
+/// held, it is zeroed once, not again whenever a long chunk follows a
+/// short one.
 pub fn decode_chunk_into(
     dtype: Dtype,
     chunk: &ChunkHeader,
     payload: &[u8],
     out: &mut Vec<u8>,
-) -> Result<()> {
+) -> Result<usize> {
     let limit = crate::container::MAX_CHUNK_RAW;
     let len = usize::try_from(chunk.decoded_len)
         .ok()
@@ -635,9 +638,15 @@ pub fn decode_chunk_into(
             len: chunk.decoded_len,
             limit,
         })?;
-    out.resize(len, 0);
-    codec::decode_chunk(dtype, payload, out)?;
-    chunk.verify(out)
+    if out.len() < len {
+        out.resize(len, 0);
+    }
+    let decoded = out
+        .get_mut(..len)
+        .ok_or(Error::Internal("decode buffer shorter than its chunk"))?;
+    codec::decode_chunk(dtype, payload, decoded)?;
+    chunk.verify(decoded)?;
+    Ok(len)
 }
 
 /// Bytes of a decoded chunk hashed and then written together (fits L2).
@@ -717,16 +726,17 @@ pub fn decompress<R: Read, W: Write + Send>(
         },
         |(ch, dtype, payload): (ChunkHeader, Dtype, Vec<u8>)| {
             let mut out = outputs.take();
-            decode_chunk_into(dtype, &ch, &payload, &mut out)?;
+            let len = decode_chunk_into(dtype, &ch, &payload, &mut out)?;
             let stored = payload.len();
             payloads.give(payload);
-            Ok((ch, stored, out))
+            Ok((ch, stored, out, len))
         },
-        |(ch, stored, out): (ChunkHeader, usize, Vec<u8>)| {
+        |(ch, stored, out, len): (ChunkHeader, usize, Vec<u8>, usize)| {
+            let decoded = out.get(..len).unwrap_or(&[]);
             // Hash and write a cache-sized piece at a time: the write then
             // reads what the hash just brought in (the chunk was decoded on
             // another core).
-            for piece in out.chunks(HASH_WRITE_PIECE) {
+            for piece in decoded.chunks(HASH_WRITE_PIECE) {
                 file_hash.update(piece);
                 if let Some(w) = output.as_mut() {
                     w.write_all(piece)?;
@@ -735,7 +745,7 @@ pub fn decompress<R: Read, W: Write + Send>(
             if let Some(t) = tensors.get_mut(ch.tensor as usize) {
                 t.stored_bytes += stored as u64;
             }
-            raw_done += out.len() as u64;
+            raw_done += len as u64;
             outputs.give(out);
             progress(Progress {
                 raw_bytes: raw_done,
