@@ -9,6 +9,13 @@ use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::Failure;
+use stzip::pipeline::HASH_WRITE_PIECE;
+
+/// The buffers of files read and written: they gather the small reads and
+/// writes (frame headers, the safetensors header), while a chunk or a
+/// decoded piece at least this long goes straight between the file and
+/// the pipeline's buffer (through a larger buffer it was copied once more).
+const FILE_BUFFER: usize = HASH_WRITE_PIECE;
 
 pub enum Input {
     Stdin(io::Stdin),
@@ -24,7 +31,7 @@ impl Input {
             message: format!("cannot open {path}: {e}"),
             code: 1,
         })?;
-        Ok(Input::File(BufReader::with_capacity(1 << 20, file)))
+        Ok(Input::File(BufReader::with_capacity(FILE_BUFFER, file)))
     }
 }
 
@@ -59,7 +66,7 @@ impl Output {
                 ));
             }
             return Ok(Output::Stdout(BufWriter::with_capacity(
-                1 << 20,
+                FILE_BUFFER,
                 io::stdout(),
             )));
         }
@@ -74,7 +81,7 @@ impl Output {
                     message: format!("cannot open {path}: {e}"),
                     code: 1,
                 })?;
-            return Ok(Output::Special(BufWriter::with_capacity(1 << 20, file)));
+            return Ok(Output::Special(BufWriter::with_capacity(FILE_BUFFER, file)));
         }
         if kind.is_ok() && !force {
             return Err(Failure::usage(format!(
@@ -87,7 +94,7 @@ impl Output {
             code: 1,
         })?;
         Ok(Output::File {
-            file: BufWriter::with_capacity(1 << 20, file),
+            file: BufWriter::with_capacity(FILE_BUFFER, file),
             temp,
             target,
         })

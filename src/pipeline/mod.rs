@@ -650,7 +650,9 @@ pub fn decode_chunk_into(
 }
 
 /// Bytes of a decoded chunk hashed and then written together (fits L2).
-const HASH_WRITE_PIECE: usize = 256 << 10;
+/// A writer whose buffer is no larger takes each piece without copying it
+/// (the CLI's are this size).
+pub const HASH_WRITE_PIECE: usize = 256 << 10;
 
 /// Chunk buffers handed back once used, for the next chunks: a fresh
 /// multi-megabyte buffer per chunk costs page faults and zeroing that show
