@@ -263,15 +263,9 @@ mod tests {
         if !std::arch::is_x86_feature_detected!("avx2") {
             return;
         }
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = crate::codec::test_rng::Rng(7);
         let mut xs: Vec<f64> = (0..4099)
-            .map(|i| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let u = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-                u * 2f64.powi(i % 300 - 150)
-            })
+            .map(|i| (rng.unit() - 0.5) * 2f64.powi(i % 300 - 150))
             .collect();
         xs.extend([1e300, -1e300, 65520.0, 1.0 + 2f64.powi(-11), 2f64.powi(-25)]);
         for dtype in [Dtype::F64, Dtype::F32, Dtype::BF16, Dtype::F16] {
