@@ -89,7 +89,7 @@ struct Trickle<R> {
 impl<R: Read> Read for Trickle<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.calls += 1;
-        if self.calls % 2 == 0 {
+        if self.calls.is_multiple_of(2) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "again"));
         }
         let n = buf.len().min(1);

@@ -578,7 +578,7 @@ impl Expect {
             .get(self.tensor)
             .filter(|_| self.tensor == tensor)
             .ok_or(Error::ChunkOutOfOrder { tensor })?;
-        if len == 0 || len > self.left || len % info.dtype.size() as u64 != 0 {
+        if len == 0 || len > self.left || !len.is_multiple_of(info.dtype.size() as u64) {
             return Err(Error::ChunkLengthMismatch {
                 tensor,
                 len,

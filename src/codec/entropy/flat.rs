@@ -6,11 +6,12 @@
 //! Sixteen contexts decode [`WIDE_LANES`]-lane streams through
 //! [`ContextTables`].
 //!
-//! With AVX2 (detected at run time) the 32 lanes run as four 8-lane vectors:
-//! their dependency chains (two gathers, a multiply, the renormalisation)
-//! are independent, so the gathers' latencies overlap. Elsewhere (wasm, other
-//! CPUs) the lane steps decode the same layout. Both give the symbols of
-//! [`RansDecoder::get`] with the same tables, state for state.
+//! With AVX-512F (detected at run time) the 32 lanes run as two 16-lane
+//! vectors, with AVX2 as four 8-lane ones: their dependency chains (two
+//! gathers, a multiply, the renormalisation) are independent, so the
+//! gathers' latencies overlap. Elsewhere (wasm, other CPUs) the lane steps
+//! decode the same layout. All give the symbols of [`RansDecoder::get`]
+//! with the same tables, state for state.
 
 use super::rans::{advance, ContextTables, Lane, RansDecoder, WIDE_LANES};
 use super::table::{FreqTable, MAX_PROB_BITS};
@@ -128,14 +129,14 @@ impl ContextTables<WIDE_LANES> for FlatTables {
         sym
     }
 
-    /// With AVX2: four 8-lane vectors at a time.
+    /// With AVX-512F or AVX2: 32 lanes in vectors.
     fn groups(&self, dec: &mut RansDecoder<'_, WIDE_LANES>, ctxs: &[u8], out: &mut [u16]) -> usize {
         simd_groups(dec, self, ctxs, out)
     }
 }
 
-/// Whole groups decoded with AVX2 when the CPU has it; returns the
-/// symbols done (a multiple of [`WIDE_LANES`]; 0 without AVX2).
+/// Whole groups decoded with AVX-512F or AVX2 when the CPU has one;
+/// returns the symbols done (a multiple of [`WIDE_LANES`]; 0 without).
 #[cfg(target_arch = "x86_64")]
 fn simd_groups(
     dec: &mut RansDecoder<'_, WIDE_LANES>,
@@ -143,13 +144,42 @@ fn simd_groups(
     ctxs: &[u8],
     out: &mut [u16],
 ) -> usize {
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt")
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("popcnt")
+    {
+        // SAFETY: the CPU has AVX-512F and POPCNT (checked above).
+        unsafe { avx512::groups(dec, tables, ctxs, out) }
+    } else if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("popcnt")
     {
         // SAFETY: the CPU has AVX2 and POPCNT (checked above).
         unsafe { avx2::groups(dec, tables, ctxs, out) }
     } else {
         0
     }
+}
+
+/// A SIMD whole-group decoder, as [`simd_groups`] (for tests that hold
+/// each to the lane steps).
+#[cfg(test)]
+pub(super) type GroupDecoder =
+    unsafe fn(&mut RansDecoder<'_, WIDE_LANES>, &FlatTables, &[u8], &mut [u16]) -> usize;
+
+/// The SIMD whole-group decoders this CPU runs, by name.
+#[cfg(test)]
+pub(super) fn simd_group_decoders() -> Vec<(&'static str, GroupDecoder)> {
+    #[allow(unused_mut)]
+    let mut found: Vec<(&'static str, GroupDecoder)> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            found.push(("AVX2", avx2::groups));
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            found.push(("AVX-512", avx512::groups));
+        }
+    }
+    found
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -292,4 +322,149 @@ mod avx2 {
 
     const PARAM_SHIFT_I: i32 = PARAM_SHIFT as i32;
     const INFO_BITS_I: i32 = INFO_BITS as i32;
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{prob_bits_of, FlatTables, FLAT_ALPHABET, INFO_BITS, PARAM_SHIFT, WIDE_LANES};
+    use crate::codec::entropy::rans::{RansDecoder, WORD_PAD};
+
+    /// [`super::avx2::groups`] as two 16-lane vectors: one permute finds
+    /// the 16 contexts' parameters, and the renormalising lanes take their
+    /// words with one expand instead of a table of shuffles.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and POPCNT.
+    #[target_feature(enable = "avx512f,popcnt")]
+    pub(super) unsafe fn groups(
+        dec: &mut RansDecoder<'_, WIDE_LANES>,
+        t: &FlatTables,
+        ctxs: &[u8],
+        out: &mut [u16],
+    ) -> usize {
+        // The gathers stay in bounds for the reasons given in
+        // `avx2::groups`.
+        let slots_ok = t.params.iter().all(|&p| {
+            let end = (p >> PARAM_SHIFT) as usize + (1usize << prob_bits_of(p));
+            end < t.slot_sym.len()
+        });
+        let words = dec.words.as_slice();
+        if !slots_ok
+            || t.sym_info.len() != t.params.len() << INFO_BITS
+            || words.len() < dec.len + WORD_PAD
+        {
+            return 0;
+        }
+        let (lo, hi) = dec.states.split_at_mut(16);
+        // SAFETY: `lo` and `hi` hold 16 u32 each, 64 bytes.
+        let (mut x0, mut x1) = unsafe {
+            (
+                _mm512_loadu_si512(lo.as_ptr().cast()),
+                _mm512_loadu_si512(hi.as_ptr().cast()),
+            )
+        };
+        let mut pos = dec.pos;
+        let mut done = 0;
+        for (cg, og) in ctxs
+            .chunks_exact(WIDE_LANES)
+            .zip(out.chunks_exact_mut(WIDE_LANES))
+        {
+            // Each step reads 16 words at `pos` and moves it by at most
+            // 16, so two steps from `pos <= len` stay inside the padding.
+            if pos > dec.len {
+                break;
+            }
+            let (o0, o1) = og.split_at_mut(16);
+            let (Some(c0), Some(c1), Some(o0), Some(o1)) = (
+                cg.first_chunk(),
+                cg.last_chunk(),
+                o0.first_chunk_mut(),
+                o1.first_chunk_mut(),
+            ) else {
+                break;
+            };
+            // SAFETY: the CPU features and tables checked above, and 16
+            // words from `pos` (see above).
+            unsafe {
+                x0 = step(x0, t, c0, o0, words, &mut pos);
+                x1 = step(x1, t, c1, o1, words, &mut pos);
+            }
+            done += WIDE_LANES;
+        }
+        // SAFETY: as above.
+        unsafe {
+            _mm512_storeu_si512(lo.as_mut_ptr().cast(), x0);
+            _mm512_storeu_si512(hi.as_mut_ptr().cast(), x1);
+        }
+        dec.pos = pos;
+        done
+    }
+
+    /// One symbol in each of 16 lanes with states `x` and contexts `c`,
+    /// out to `o`; returns the states.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and POPCNT, `t`'s tables must pass the
+    /// checks of [`groups`], and `words` must hold 16 words from `pos`.
+    #[inline]
+    #[target_feature(enable = "avx512f,popcnt")]
+    unsafe fn step(
+        x: __m512i,
+        t: &FlatTables,
+        c: &[u8; 16],
+        o: &mut [u16; 16],
+        words: &[u16],
+        pos: &mut usize,
+    ) -> __m512i {
+        // SAFETY: `params` holds 16 u32, 64 bytes; `c` 16 bytes.
+        let (params, c) = unsafe {
+            (
+                _mm512_loadu_si512(t.params.as_ptr().cast()),
+                _mm_loadu_si128(c.as_ptr().cast()),
+            )
+        };
+        let c = _mm512_and_si512(_mm512_cvtepu8_epi32(c), _mm512_set1_epi32(15));
+        let p = _mm512_permutexvar_epi32(c, params);
+        let pb = _mm512_and_si512(p, _mm512_set1_epi32((1 << PARAM_SHIFT) - 1));
+        let one = _mm512_set1_epi32(1);
+        let slot = _mm512_and_si512(x, _mm512_sub_epi32(_mm512_sllv_epi32(one, pb), one));
+        let at = _mm512_add_epi32(_mm512_srli_epi32::<PARAM_SHIFT>(p), slot);
+        // SAFETY: `at` indexes `slot_sym`, whose padding entry covers the
+        // 4-byte read of the last slot.
+        let sym = _mm512_and_si512(
+            unsafe { _mm512_i32gather_epi32::<2>(at, t.slot_sym.as_ptr().cast()) },
+            _mm512_set1_epi32(FLAT_ALPHABET as i32 - 1),
+        );
+        // SAFETY: `(ctx & 15) << 9 | (sym & 511)` indexes `sym_info`.
+        let info = unsafe {
+            _mm512_i32gather_epi32::<4>(
+                _mm512_or_si512(_mm512_slli_epi32::<INFO_BITS>(c), sym),
+                t.sym_info.as_ptr().cast(),
+            )
+        };
+        let y = _mm512_add_epi32(
+            _mm512_mullo_epi32(
+                _mm512_and_si512(info, _mm512_set1_epi32(0xffff)),
+                _mm512_srlv_epi32(x, pb),
+            ),
+            _mm512_sub_epi32(slot, _mm512_srli_epi32::<16>(info)),
+        );
+        let renorm = _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(1 << 16));
+        // SAFETY: 16 words from `pos` (the caller's promise); `o` holds 16
+        // u16, 32 bytes.
+        let w =
+            _mm512_cvtepu16_epi32(unsafe { _mm256_loadu_si256(words.as_ptr().add(*pos).cast()) });
+        unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), _mm512_cvtepi32_epi16(sym)) };
+        *pos += renorm.count_ones() as usize;
+        _mm512_mask_mov_epi32(
+            y,
+            renorm,
+            _mm512_or_si512(
+                _mm512_slli_epi32::<16>(y),
+                _mm512_maskz_expand_epi32(renorm, w),
+            ),
+        )
+    }
 }

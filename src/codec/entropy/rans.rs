@@ -168,7 +168,7 @@ pub fn encode_indexed<const N: usize>(
     idx: &[u16],
 ) -> Result<RansStream<N>> {
     #[cfg(target_arch = "x86_64")]
-    if N % 8 == 0
+    if N.is_multiple_of(8)
         && N <= WIDE_LANES
         && std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("popcnt")

@@ -795,6 +795,58 @@ fn wide_corruption_gives_the_same_symbols_and_error_on_every_path() {
     );
 }
 
+/// Every SIMD whole-group decoder this CPU runs gives the lane steps'
+/// symbols, states and read position, on a stream and on truncated and
+/// corrupted copies of it (where it may stop early, at a group's end).
+#[test]
+fn simd_group_decoders_match_the_lane_steps() {
+    let decoders = flat::simd_group_decoders();
+    if decoders.is_empty() {
+        eprintln!("skipped: no SIMD group decoder runs on this CPU");
+        return;
+    }
+    let n = 8000 + 3;
+    let (tables, ctxs, syms, bytes) = wide_case(n, 35);
+    let flat = FlatTables::new(&tables).unwrap();
+    let mut rng = Rng(36);
+    for trial in 0..300 {
+        let mut b = bytes.clone();
+        match trial % 3 {
+            0 if trial > 0 => b.truncate(
+                4 * WIDE_LANES + 2 * rng.below(((b.len() - 4 * WIDE_LANES) / 2) as u64) as usize,
+            ),
+            1 => {
+                let bit = rng.below(b.len() as u64 * 8) as usize;
+                b[bit / 8] ^= 1 << (bit % 8);
+            }
+            2 => {
+                let k = rng.below(b.len() as u64) as usize;
+                b[k] = b[k].wrapping_add(1 + rng.below(255) as u8);
+            }
+            _ => {}
+        }
+        for &(name, decode) in &decoders {
+            let mut dec = RansDecoder::<WIDE_LANES>::with_lanes(&b).unwrap();
+            let mut lanes = dec.clone();
+            let mut out = vec![0u16; n];
+            // SAFETY: `simd_group_decoders` lists those this CPU runs.
+            let done = unsafe { decode(&mut dec, &flat, &ctxs, &mut out) };
+            assert_eq!(done % WIDE_LANES, 0, "{name}, trial {trial}");
+            let want: Vec<u16> = ctxs[..done]
+                .iter()
+                .map(|&c| lanes.get_ctx(&flat, c))
+                .collect();
+            assert_eq!(out[..done], want, "{name}, trial {trial}");
+            assert_eq!(dec.states, lanes.states, "{name}, trial {trial}");
+            assert_eq!(dec.pos, lanes.pos, "{name}, trial {trial}");
+            if trial == 0 {
+                assert_eq!(done, n - n % WIDE_LANES, "{name}");
+                assert_eq!(want, syms[..done], "{name}");
+            }
+        }
+    }
+}
+
 #[test]
 fn flat_tables_refuse_alphabets_beyond_their_stride() {
     let mut tables: [FreqTable; FLAT_CONTEXTS] =

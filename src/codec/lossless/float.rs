@@ -307,7 +307,7 @@ impl ColumnSums {
     /// Counts a row added to the runs (if any).
     fn row_done(&mut self) {
         self.rows += 1;
-        if self.rows % COLUMN_RUN_ROWS == 0 {
+        if self.rows.is_multiple_of(COLUMN_RUN_ROWS) {
             self.flush();
         }
     }
@@ -784,7 +784,7 @@ pub fn decode(f: FloatLayout, lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -
 }
 
 fn decode_typed<F: Bits>(lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
-    if out.len() % F::W != 0 {
+    if !out.len().is_multiple_of(F::W) {
         return Err(Error::CodecCorrupt(
             "output length is not a whole number of elements",
         ));
@@ -894,8 +894,42 @@ const DECODE_BLOCK: usize = 2048;
 /// The value loop of [`decode`]: symbols from the rANS decoder with its
 /// context tables, raw fields from `bits`, in the encoder's order. Blocks
 /// run across row ends, so short rows still give the symbol decoder whole
-/// groups of lanes.
+/// groups of lanes. With AVX2, its loops are compiled for it (twice the
+/// lanes for the contexts and scales of each block).
 fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
+    out: &mut [u8],
+    row_len: usize,
+    sc: &Scales,
+    dec: (&mut RansDecoder<'_, N>, &T),
+    reader: &mut BitReader,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        unsafe { decode_values_avx2::<F, T, N>(out, row_len, sc, dec, reader) };
+        return;
+    }
+    decode_values_portable::<F, T, N>(out, row_len, sc, dec, reader);
+}
+
+/// [`decode_values`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn decode_values_avx2<F: Bits, T: ContextTables<N>, const N: usize>(
+    out: &mut [u8],
+    row_len: usize,
+    sc: &Scales,
+    dec: (&mut RansDecoder<'_, N>, &T),
+    reader: &mut BitReader,
+) {
+    decode_values_portable::<F, T, N>(out, row_len, sc, dec, reader);
+}
+
+#[inline(always)]
+fn decode_values_portable<F: Bits, T: ContextTables<N>, const N: usize>(
     out: &mut [u8],
     row_len: usize,
     sc: &Scales,
@@ -985,10 +1019,19 @@ fn decode_row_part<F: Bits>(
     reader: &mut BitReader,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if F::W == 4 && F::MANT_BITS == 23 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked above).
-        unsafe { simd::decode_row_part_f32(out, syms, lbase, d, reader) };
-        return;
+    if F::W == 4 && F::MANT_BITS == 23 {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vbmi")
+        {
+            // SAFETY: the CPU has AVX-512F and VBMI (checked above).
+            unsafe { simd::decode_row_part_f32_avx512(out, syms, lbase, d, reader) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked above).
+            unsafe { simd::decode_row_part_f32(out, syms, lbase, d, reader) };
+            return;
+        }
     }
     decode_row_part_scalar::<F>(out, syms, lbase, d, reader);
 }

@@ -17,7 +17,7 @@ pub fn encode(width: usize, data: &[u8], out: &mut Vec<u8>) {
 }
 
 pub fn decode(width: usize, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
-    if width == 0 || out.len() % width != 0 {
+    if width == 0 || !out.len().is_multiple_of(width) {
         return Err(Error::CodecCorrupt(
             "output length is not a whole number of elements",
         ));

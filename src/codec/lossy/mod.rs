@@ -690,7 +690,7 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
         return Err(Error::CodecCorrupt("quantized chunk of a non-float tensor"));
     }
     let w = dtype.size();
-    if out.len() % w != 0 {
+    if !out.len().is_multiple_of(w) {
         return Err(Error::CodecCorrupt(
             "output length is not a whole number of elements",
         ));

@@ -30,7 +30,7 @@ const MIN_SAMPLES: usize = 32;
 /// measurably fewer bits, or `None` (also for non-finite values, which
 /// must keep their bits).
 pub fn choose(values: &[f64], row_len: usize) -> Option<Transform> {
-    if row_len == 0 || values.is_empty() || values.len() % row_len != 0 {
+    if row_len == 0 || values.is_empty() || !values.len().is_multiple_of(row_len) {
         return None;
     }
     let sum2 = finite_energy(values)?;
