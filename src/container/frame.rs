@@ -21,15 +21,13 @@ impl ChunkHeader {
     /// Verifies decoded bytes against this header; the container cannot do
     /// it itself because it never decodes payloads.
     pub fn verify(&self, decoded: &[u8]) -> Result<()> {
-        if decoded.len() as u64 != self.decoded_len {
-            return Err(Error::StzChunkChecksum {
-                tensor: self.tensor,
-                expected: self.checksum,
-                actual: xxh3_64(decoded),
-            });
-        }
-        let actual = xxh3_64(decoded);
-        if actual != self.checksum {
+        self.verify_digest(decoded.len() as u64, xxh3_64(decoded))
+    }
+
+    /// [`ChunkHeader::verify`] from the decoded length and XXH3-64, for a
+    /// decoder that hashed the bytes as it wrote them.
+    pub fn verify_digest(&self, decoded_len: u64, actual: u64) -> Result<()> {
+        if decoded_len != self.decoded_len || actual != self.checksum {
             return Err(Error::StzChunkChecksum {
                 tensor: self.tensor,
                 expected: self.checksum,

@@ -644,8 +644,8 @@ pub fn decode_chunk_into(
     let decoded = out
         .get_mut(..len)
         .ok_or(Error::Internal("decode buffer shorter than its chunk"))?;
-    codec::decode_chunk(dtype, payload, decoded)?;
-    chunk.verify(decoded)?;
+    let checksum = codec::decode_chunk(dtype, payload, decoded)?;
+    chunk.verify_digest(len as u64, checksum)?;
     Ok(len)
 }
 

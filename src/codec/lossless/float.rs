@@ -51,6 +51,7 @@ use crate::codec::entropy::{
     ContextTables, DecTable, EncTable, FlatTables, FreqTable, RansDecoder, LANES, WIDE_LANES,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
+use crate::container::hash::Xxh3;
 use crate::error::{Error, Result};
 use crate::safetensors::FloatLayout;
 
@@ -773,7 +774,9 @@ fn put_rans<const N: usize>(tables: &[EncTable], idx: &[u16], out: &mut Vec<u8>)
 
 /// Decode a body written by [`encode`] with `lanes` into `out` (whole
 /// elements).
-pub fn decode(f: FloatLayout, lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+/// Returns the XXH3-64 of `out`, hashed block by block as the values are
+/// decoded.
+pub fn decode(f: FloatLayout, lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Result<u64> {
     match (f.exp_bits, f.mant_bits) {
         (5, 10) => decode_typed::<F16>(lanes, input, out),
         (8, 7) => decode_typed::<Bf16>(lanes, input, out),
@@ -783,7 +786,7 @@ pub fn decode(f: FloatLayout, lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -
     }
 }
 
-fn decode_typed<F: Bits>(lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Result<()> {
+fn decode_typed<F: Bits>(lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Result<u64> {
     if !out.len().is_multiple_of(F::W) {
         return Err(Error::CodecCorrupt(
             "output length is not a whole number of elements",
@@ -832,22 +835,25 @@ fn decode_typed<F: Bits>(lanes: Lanes, input: &mut &[u8], out: &mut [u8]) -> Res
     let tables = read_tables(input)?;
     let rans = take_slice(input)?;
     let mut bits = BitReader::new(take_slice(input)?);
+    let mut hash = Xxh3::new();
     match lanes {
         Lanes::Narrow => {
             let tables = tables.each_ref().map(DecTable::new);
             let mut dec = RansDecoder::new(rans)?;
-            decode_values::<F, _, LANES>(out, row_len, &sc, (&mut dec, &tables), &mut bits);
+            let coder = (&mut dec, &tables);
+            decode_values::<F, _, LANES>(out, row_len, &sc, coder, &mut bits, &mut hash);
             dec.finish()?;
         }
         Lanes::Wide => {
             let tables = FlatTables::new(&tables)?;
             let mut dec = RansDecoder::with_lanes(rans)?;
-            decode_values::<F, _, WIDE_LANES>(out, row_len, &sc, (&mut dec, &tables), &mut bits);
+            let coder = (&mut dec, &tables);
+            decode_values::<F, _, WIDE_LANES>(out, row_len, &sc, coder, &mut bits, &mut hash);
             dec.finish()?;
         }
     }
     bits.finish_exact()?;
-    Ok(())
+    Ok(hash.digest())
 }
 
 /// The context mask and each context's table. Contexts without a table
@@ -892,9 +898,9 @@ fn read_tables(input: &mut &[u8]) -> Result<[FreqTable; CONTEXTS]> {
 const DECODE_BLOCK: usize = 2048;
 
 /// The value loop of [`decode`]: symbols from the rANS decoder with its
-/// context tables, raw fields from `bits`, in the encoder's order. Blocks
-/// run across row ends, so short rows still give the symbol decoder whole
-/// groups of lanes. With AVX2, its loops are compiled for it (twice the
+/// context tables, raw fields from `bits`, in the encoder's order, each
+/// block then added to `hash`. Blocks run across row ends, so short rows
+/// still give the symbol decoder whole groups of lanes. With AVX2, its loops are compiled for it (twice the
 /// lanes for the contexts and scales of each block).
 fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
     out: &mut [u8],
@@ -902,14 +908,15 @@ fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
     sc: &Scales,
     dec: (&mut RansDecoder<'_, N>, &T),
     reader: &mut BitReader,
+    hash: &mut Xxh3,
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked above).
-        unsafe { decode_values_avx2::<F, T, N>(out, row_len, sc, dec, reader) };
+        unsafe { decode_values_avx2::<F, T, N>(out, row_len, sc, dec, reader, hash) };
         return;
     }
-    decode_values_portable::<F, T, N>(out, row_len, sc, dec, reader);
+    decode_values_portable::<F, T, N>(out, row_len, sc, dec, reader, hash);
 }
 
 /// [`decode_values`] compiled for AVX2.
@@ -924,8 +931,9 @@ unsafe fn decode_values_avx2<F: Bits, T: ContextTables<N>, const N: usize>(
     sc: &Scales,
     dec: (&mut RansDecoder<'_, N>, &T),
     reader: &mut BitReader,
+    hash: &mut Xxh3,
 ) {
-    decode_values_portable::<F, T, N>(out, row_len, sc, dec, reader);
+    decode_values_portable::<F, T, N>(out, row_len, sc, dec, reader, hash);
 }
 
 #[inline(always)]
@@ -935,6 +943,7 @@ fn decode_values_portable<F: Bits, T: ContextTables<N>, const N: usize>(
     sc: &Scales,
     (dec, tables): (&mut RansDecoder<'_, N>, &T),
     reader: &mut BitReader,
+    hash: &mut Xxh3,
 ) {
     // `g` and the offsets are checked: `i32` holds every `q`.
     let cols = column_offsets(sc, row_len);
@@ -981,6 +990,8 @@ fn decode_values_portable<F: Bits, T: ContextTables<N>, const N: usize>(
                 }
             }
         }
+        // Hashed while it is in L1 rather than in a pass of its own.
+        hash.update(oblock);
     }
     *reader = local;
 }

@@ -15,6 +15,7 @@ pub mod float;
 mod planes;
 
 use crate::codec::entropy::{decode_bytes, encode_bytes};
+use crate::container::hash::xxh3_64;
 use crate::error::{Error, Result};
 use crate::safetensors::Dtype;
 
@@ -51,18 +52,22 @@ pub fn encode_chunk(dtype: Dtype, row_len: usize, data: &[u8]) -> Result<Vec<u8>
 }
 
 /// Decode a lossless chunk payload into `out`, whose length the container
-/// states. (Use [`crate::codec::decode_chunk`], which knows every method.)
-pub(crate) fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<()> {
+/// states, and return the XXH3-64 of `out`. (Use
+/// [`crate::codec::decode_chunk`], which knows every method.)
+pub(crate) fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<u64> {
     let (&method, mut body) = payload.split_first().ok_or(Error::CodecTruncated)?;
-    match method {
+    let hash = match method {
         METHOD_STORED => {
             if body.len() != out.len() {
                 return Err(Error::CodecCorrupt("stored chunk has the wrong length"));
             }
             out.copy_from_slice(body);
-            return Ok(());
+            return Ok(xxh3_64(out));
         }
-        METHOD_PLANES => planes::decode(dtype.size(), &mut body, out)?,
+        METHOD_PLANES => {
+            planes::decode(dtype.size(), &mut body, out)?;
+            xxh3_64(out)
+        }
         METHOD_FLOAT | METHOD_FLOAT_WIDE => {
             let layout = dtype.float_layout().ok_or(Error::CodecCorrupt(
                 "float model used for a non-float dtype",
@@ -72,14 +77,14 @@ pub(crate) fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Resu
             } else {
                 Lanes::Wide
             };
-            float::decode(layout, lanes, &mut body, out)?;
+            float::decode(layout, lanes, &mut body, out)?
         }
         _ => return Err(Error::UnknownCodecMethod(method)),
-    }
+    };
     if !body.is_empty() {
         return Err(Error::CodecCorrupt("trailing bytes after the chunk body"));
     }
-    Ok(())
+    Ok(hash)
 }
 
 #[cfg(test)]
