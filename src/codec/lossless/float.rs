@@ -1030,15 +1030,15 @@ fn decode_row_part<F: Bits>(
     reader: &mut BitReader,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if F::W == 4 && F::MANT_BITS == 23 {
+    if F::W <= 4 {
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vbmi")
         {
             // SAFETY: the CPU has AVX-512F and VBMI (checked above).
-            unsafe { simd::decode_row_part_f32_avx512(out, syms, lbase, d, reader) };
+            unsafe { simd::decode_row_part_avx512::<F>(out, syms, lbase, d, reader) };
             return;
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if F::W == 4 && F::MANT_BITS == 23 && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked above).
             unsafe { simd::decode_row_part_f32(out, syms, lbase, d, reader) };
             return;

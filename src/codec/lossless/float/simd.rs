@@ -1,17 +1,18 @@
-//! AVX2 value loops for F32 rows: eight values at a time when all eight
-//! symbols are in range (nearly always). Their raw fields then have the
-//! same width, so the eight bit offsets are known up front: the decoder
-//! reads them with one gather (with AVX-512 VBMI, sixteen with one byte
-//! permute), the encoder packs them in pairs; the rest (sign, `L`,
-//! mantissa, context) is lane arithmetic. A group with an escape or zero
+//! SIMD value loops: AVX2 for F32 rows, eight values at a time when all
+//! eight symbols are in range (nearly always). Their raw fields then have
+//! the same width, so the eight bit offsets are known up front: the decoder
+//! reads them with one gather, the encoder packs them in pairs; the rest
+//! (sign, `L`, mantissa, context) is lane arithmetic. With AVX-512 VBMI the
+//! decoder takes sixteen F32, F16 or BF16 values at a time, their fields
+//! from one load and a byte permute. A group with an escape or zero
 //! exponent, and the tail, take the scalar path, which gives the same
 //! values and bits.
 
 use std::arch::x86_64::*;
 
 use super::{
-    decode_in_row, encode_value, BitReader, BitWriter, Bits, ColumnSums, ALPHABET, BIAS, F32,
-    FIRST_REL, FRAC_CONTEXTS, FRAC_MASK, LOG_FRAC_BITS,
+    decode_in_row, decode_row_part_scalar, encode_value, BitReader, BitWriter, Bits, ColumnSums,
+    ALPHABET, BIAS, F32, FIRST_REL, FRAC_CONTEXTS, FRAC_MASK, LOG_FRAC_BITS,
 };
 
 /// Mantissa bits below `L`'s: an in-range raw field is the sign over at
@@ -110,49 +111,59 @@ pub(super) unsafe fn decode_row_part_f32(
 }
 
 /// The last of a 16-value group's fields starts at most this many bits
-/// after the byte holding the group's first bit.
+/// after the byte holding the group's first bit (F32's fields are the
+/// widest of the layouts decoded sixteen at a time).
 const LAST_WIDE_FIELD_BIT: u64 = 7 + 15 * (FRAC_SHIFT as u64 + 1);
 /// Bytes a 16-value group loads from that byte: every field, read as 4
 /// bytes, lies within them.
 const WIDE_GROUP_SPAN: u64 = 64;
 const _: () = assert!(LAST_WIDE_FIELD_BIT / 8 + 4 <= WIDE_GROUP_SPAN);
 
-/// [`decode_row_part_f32`] sixteen values at a time: the group's fields
-/// come out of one 64-byte load with a byte permute (4 bytes to each
-/// lane) instead of a gather.
+/// [`super::decode_row_part`] for F32, F16 and BF16 (`d <= M - 3`),
+/// sixteen values at a time: the group's fields come out of one 64-byte
+/// load with a byte permute (4 bytes to each lane) instead of a gather.
+/// Other layouts go to the scalar loop.
 ///
 /// # Safety
 /// The CPU must have AVX-512F and AVX-512VBMI.
 #[target_feature(enable = "avx512f,avx512vbmi")]
-pub(super) unsafe fn decode_row_part_f32_avx512(
+pub(super) unsafe fn decode_row_part_avx512<F: Bits>(
     out: &mut [u8],
     syms: &[u16],
     lbase: &[i32],
     d: u32,
     reader: &mut BitReader,
 ) {
-    let n = syms.len().min(lbase.len()).min(out.len() / 4);
-    let (out, syms, lbase) = (&mut out[..n * 4], &syms[..n], &lbase[..n]);
+    if !(F::W == 2 || (F::W == 4 && F::MANT_BITS == 23)) {
+        decode_row_part_scalar::<F>(out, syms, lbase, d, reader);
+        return;
+    }
+    let n = syms.len().min(lbase.len()).min(out.len() / F::W);
+    let (out, syms, lbase) = (&mut out[..n * F::W], &syms[..n], &lbase[..n]);
     let mut local = reader.clone();
     let bits = &mut local;
-    let nraw = F32::in_range_raw_bits(d);
+    let nraw = F::in_range_raw_bits(d);
     let data = bits.data();
+    let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
+    let splat = |x: u32| _mm512_set1_epi32(x as i32);
     // Lane k's field starts `k * nraw` bits after the group's first.
     let lane_bits = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(nraw as i32),
+        splat(nraw),
     );
-    let field_mask = _mm512_set1_epi32((1 << nraw) - 1);
-    let d_v = _mm512_set1_epi32(d as i32);
-    let seven = _mm512_set1_epi32(7);
-    let l_mask = _mm512_set1_epi32((1 << (F32::EXP_BITS + LOG_FRAC_BITS)) - 1);
-    let frac_mask = _mm512_set1_epi32((1 << FRAC_SHIFT) - 1);
-    let first_rel = _mm512_set1_epi32(FIRST_REL as i32 - 1);
+    let field_mask = splat((1 << nraw) - 1);
+    let d_v = splat(d);
+    let seven = splat(7);
+    let l_mask = splat((1 << (F::EXP_BITS + LOG_FRAC_BITS)) - 1);
+    let frac_mask = splat((1 << frac_shift) - 1);
+    let frac_shift_v = splat(frac_shift);
+    let sign_shift = splat(F::EXP_BITS + F::MANT_BITS);
+    let first_rel = splat(FIRST_REL as u32 - 1);
     // A lane's byte offset `b` becomes the byte indices `b..b + 4`.
-    let spread = _mm512_set1_epi32(0x0101_0101);
-    let byte_steps = _mm512_set1_epi32(0x0302_0100);
+    let spread = splat(0x0101_0101);
+    let byte_steps = splat(0x0302_0100);
     let mut groups = out
-        .chunks_exact_mut(64)
+        .chunks_exact_mut(16 * F::W)
         .zip(syms.chunks_exact(16))
         .zip(lbase.chunks_exact(16));
     for ((ob, s16), l16) in &mut groups {
@@ -162,8 +173,8 @@ pub(super) unsafe fn decode_row_part_f32_avx512(
         let s = _mm512_cvtepu16_epi32(unsafe { _mm256_loadu_si256(s16.as_ptr().cast()) });
         let in_range = _mm512_cmpgt_epi32_mask(s, first_rel) == 0xffff;
         if !in_range || byte + WIDE_GROUP_SPAN > data.len() as u64 {
-            for ((ob, &lb), &sym) in ob.chunks_exact_mut(4).zip(l16).zip(s16) {
-                F32::store(decode_in_row::<F32>(sym, lb, d, nraw, bits), ob);
+            for ((ob, &lb), &sym) in ob.chunks_exact_mut(F::W).zip(l16).zip(s16) {
+                F::store(decode_in_row::<F>(sym, lb, d, nraw, bits), ob);
             }
             continue;
         }
@@ -171,7 +182,7 @@ pub(super) unsafe fn decode_row_part_f32_avx512(
         // above).
         let block = unsafe { _mm512_loadu_si512(data.as_ptr().add(byte as usize).cast()) };
         // Bit offsets from `byte`, then 4 bytes and a shift per lane.
-        let rel = _mm512_add_epi32(_mm512_set1_epi32((at & 7) as i32), lane_bits);
+        let rel = _mm512_add_epi32(splat((at & 7) as u32), lane_bits);
         let idx = _mm512_add_epi32(
             _mm512_mullo_epi32(_mm512_srli_epi32::<3>(rel), spread),
             byte_steps,
@@ -182,27 +193,33 @@ pub(super) unsafe fn decode_row_part_f32_avx512(
             field_mask,
         );
         let shifted = _mm512_sllv_epi32(field, d_v);
-        // The sign sits at bit `FRAC_SHIFT` whatever `d` is (see
-        // `decode_in_row`); it moves to bit 31.
-        let sign = _mm512_slli_epi32::<31>(_mm512_srli_epi32::<FRAC_SHIFT>(shifted));
+        // The sign sits at bit `M - 3` whatever `d` is (see
+        // `decode_in_row`); it moves to the top of the element.
+        let sign = _mm512_sllv_epi32(_mm512_srlv_epi32(shifted, frac_shift_v), sign_shift);
         // SAFETY: `l16` holds 16 i32, 64 bytes.
         let lb = unsafe { _mm512_loadu_si512(l16.as_ptr().cast()) };
         let l = _mm512_and_si512(_mm512_add_epi32(s, lb), l_mask);
         let v = _mm512_or_si512(
-            _mm512_or_si512(sign, _mm512_slli_epi32::<FRAC_SHIFT>(l)),
+            _mm512_or_si512(sign, _mm512_sllv_epi32(l, frac_shift_v)),
             _mm512_and_si512(shifted, frac_mask),
         );
-        // SAFETY: `ob` holds 64 bytes.
-        unsafe { _mm512_storeu_si512(ob.as_mut_ptr().cast(), v) };
+        // SAFETY: `ob` holds 16 elements of `F::W` (4 or 2) bytes.
+        unsafe {
+            if F::W == 4 {
+                _mm512_storeu_si512(ob.as_mut_ptr().cast(), v);
+            } else {
+                _mm256_storeu_si256(ob.as_mut_ptr().cast(), _mm512_cvtepi32_epi16(v));
+            }
+        }
         bits.skip(16 * u64::from(nraw));
     }
     let done = n - n % 16;
-    for ((ob, &lb), &sym) in out[done * 4..]
-        .chunks_exact_mut(4)
+    for ((ob, &lb), &sym) in out[done * F::W..]
+        .chunks_exact_mut(F::W)
         .zip(&lbase[done..])
         .zip(&syms[done..])
     {
-        F32::store(decode_in_row::<F32>(sym, lb, d, nraw, bits), ob);
+        F::store(decode_in_row::<F>(sym, lb, d, nraw, bits), ob);
     }
     *reader = local;
 }
@@ -408,31 +425,29 @@ pub(super) unsafe fn encode_row_f32(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode_row_part_scalar, encode_row_scalar, row_stats_portable};
+    use super::super::{encode_row_scalar, row_stats_portable, Bf16, F16};
     use super::*;
     use crate::codec::test_rng::Rng;
 
     /// Random symbols (some escapes and zero exponents among in-range
     /// ones, or none in a run), `L` bases, dropped bits and raw bytes,
-    /// often too few of them (the reader then hands out zeros): the AVX2
-    /// and AVX-512 loops must give the scalar loop's values and end at the
-    /// same bit.
-    #[test]
-    fn simd_rows_decode_like_the_scalar_loop() {
-        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    /// often too few of them (the reader then hands out zeros) for a
+    /// layout: the SIMD loops this CPU runs must give the scalar loop's
+    /// values and end at the same bit.
+    fn simd_rows_decode_like_the_scalar_loop<F: Bits>(seed: u64) {
+        let avx2 = F::W == 4 && std::arch::is_x86_feature_detected!("avx2");
         let avx512 = std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vbmi");
-        if !avx2 {
-            eprintln!("skipped: this CPU has no AVX2");
-            return;
-        }
         if !avx512 {
             eprintln!("AVX-512 loop skipped: this CPU has no AVX-512F and VBMI");
         }
-        let mut rng = Rng(5);
+        if !(avx2 || avx512) {
+            return;
+        }
+        let mut rng = Rng(seed);
         for trial in 0..3000 {
             let n = rng.below(200) as usize;
-            let d = rng.below(21) as u32;
+            let d = rng.below(u64::from(F::MANT_BITS - LOG_FRAC_BITS) + 1) as u32;
             let exceptional = if trial % 2 == 0 { 24 } else { u64::MAX };
             let syms: Vec<u16> = (0..n)
                 .map(|_| match rng.below(exceptional) {
@@ -446,21 +461,23 @@ mod tests {
             let mut scalar = BitReader::new(&raw);
             scalar.skip(rng.below(16));
             let (mut simd, mut wide) = (scalar.clone(), scalar.clone());
-            let mut want = vec![0u8; 4 * n];
-            decode_row_part_scalar::<F32>(&mut want, &syms, &lbase, d, &mut scalar);
-            let mut got = vec![0u8; 4 * n];
-            // SAFETY: the CPU has AVX2 (checked above).
-            unsafe { decode_row_part_f32(&mut got, &syms, &lbase, d, &mut simd) };
-            assert_eq!(got, want, "AVX2, trial {trial}");
-            assert_eq!(
-                simd.bits_consumed(),
-                scalar.bits_consumed(),
-                "AVX2, trial {trial}"
-            );
+            let mut want = vec![0u8; F::W * n];
+            decode_row_part_scalar::<F>(&mut want, &syms, &lbase, d, &mut scalar);
+            if avx2 {
+                let mut got = vec![0u8; F::W * n];
+                // SAFETY: the CPU has AVX2 (checked above).
+                unsafe { decode_row_part_f32(&mut got, &syms, &lbase, d, &mut simd) };
+                assert_eq!(got, want, "AVX2, trial {trial}");
+                assert_eq!(
+                    simd.bits_consumed(),
+                    scalar.bits_consumed(),
+                    "AVX2, trial {trial}"
+                );
+            }
             if avx512 {
-                let mut got = vec![0u8; 4 * n];
+                let mut got = vec![0u8; F::W * n];
                 // SAFETY: the CPU has AVX-512F and VBMI (checked above).
-                unsafe { decode_row_part_f32_avx512(&mut got, &syms, &lbase, d, &mut wide) };
+                unsafe { decode_row_part_avx512::<F>(&mut got, &syms, &lbase, d, &mut wide) };
                 assert_eq!(got, want, "AVX-512, trial {trial}");
                 assert_eq!(
                     wide.bits_consumed(),
@@ -469,6 +486,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn simd_f32_rows_decode_like_the_scalar_loop() {
+        simd_rows_decode_like_the_scalar_loop::<F32>(5);
+    }
+
+    #[test]
+    fn simd_f16_rows_decode_like_the_scalar_loop() {
+        simd_rows_decode_like_the_scalar_loop::<F16>(6);
+    }
+
+    #[test]
+    fn simd_bf16_rows_decode_like_the_scalar_loop() {
+        simd_rows_decode_like_the_scalar_loop::<Bf16>(7);
     }
 
     /// Random rows mixing ordinary values with every exceptional kind
