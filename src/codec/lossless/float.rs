@@ -713,13 +713,12 @@ fn encode_row<F: Bits>(
     bits: &mut BitWriter,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if F::W == 4
-        && F::MANT_BITS == 23
+    if F::W <= 4
         && u32::from(d) <= F::MANT_BITS - LOG_FRAC_BITS
         && std::arch::is_x86_feature_detected!("avx2")
     {
         // SAFETY: the CPU has AVX2 (checked above).
-        unsafe { simd::encode_row_f32(row, cols, q_base, d, idx, bits) };
+        unsafe { simd::encode_row_avx2::<F>(row, cols, q_base, d, idx, bits) };
         return;
     }
     encode_row_scalar::<F>(row, cols, q_base, d, idx, bits);

@@ -1,18 +1,18 @@
-//! SIMD value loops: AVX2 for F32 rows, eight values at a time when all
-//! eight symbols are in range (nearly always). Their raw fields then have
-//! the same width, so the eight bit offsets are known up front: the decoder
-//! reads them with one gather, the encoder packs them in pairs; the rest
-//! (sign, `L`, mantissa, context) is lane arithmetic. With AVX-512 VBMI the
-//! decoder takes sixteen F32, F16 or BF16 values at a time, their fields
-//! from one load and a byte permute. A group with an escape or zero
+//! SIMD value loops with AVX2, eight values at a time when all eight
+//! symbols are in range (nearly always). Their raw fields then have the
+//! same width, so the eight bit offsets are known up front: the encoder
+//! (F32, F16, BF16) packs them in pairs, the F32 decoder reads them with
+//! one gather; the rest (sign, `L`, mantissa, context) is lane arithmetic.
+//! With AVX-512 VBMI the decoder takes sixteen F32, F16 or BF16 values at
+//! a time, their fields from one load and a byte permute. A group with an escape or zero
 //! exponent, and the tail, take the scalar path, which gives the same
 //! values and bits.
 
 use std::arch::x86_64::*;
 
 use super::{
-    decode_in_row, decode_row_part_scalar, encode_value, BitReader, BitWriter, Bits, ColumnSums,
-    ALPHABET, BIAS, F32, FIRST_REL, FRAC_CONTEXTS, FRAC_MASK, LOG_FRAC_BITS,
+    decode_in_row, decode_row_part_scalar, encode_row_scalar, encode_value, BitReader, BitWriter,
+    Bits, ColumnSums, ALPHABET, BIAS, F32, FIRST_REL, FRAC_CONTEXTS, FRAC_MASK, LOG_FRAC_BITS,
 };
 
 /// Mantissa bits below `L`'s: an in-range raw field is the sign over at
@@ -340,12 +340,13 @@ unsafe fn lane_sum(v: __m256i) -> u64 {
     lanes.iter().map(|&x| u64::from(x)).sum()
 }
 
-/// [`super::encode_row`] for F32, `d <= 20`.
+/// [`super::encode_row`] for F32, F16 and BF16 (`d <= M - 3`); other
+/// layouts go to the scalar loop.
 ///
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn encode_row_f32(
+pub(super) unsafe fn encode_row_avx2<F: Bits>(
     row: &[u8],
     cols: &[i32],
     q_base: i32,
@@ -353,14 +354,23 @@ pub(super) unsafe fn encode_row_f32(
     idx: &mut [u16],
     bits: &mut BitWriter,
 ) {
-    let n = (row.len() / 4).min(cols.len()).min(idx.len());
-    let (row, cols, idx) = (&row[..n * 4], &cols[..n], &mut idx[..n]);
-    let nraw = F32::in_range_raw_bits(u32::from(d));
+    if !(F::W == 2 || (F::W == 4 && F::MANT_BITS == 23)) {
+        encode_row_scalar::<F>(row, cols, q_base, d, idx, bits);
+        return;
+    }
+    let n = (row.len() / F::W).min(cols.len()).min(idx.len());
+    let (row, cols, idx) = (&row[..n * F::W], &cols[..n], &mut idx[..n]);
+    let nraw = F::in_range_raw_bits(u32::from(d));
+    let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
+    let splat = |x: u32| _mm256_set1_epi32(x as i32);
     let class = i32::from(d > 0) * FRAC_CONTEXTS as i32;
     let q_base_v = _mm256_set1_epi32(q_base);
-    let l_mask = _mm256_set1_epi32((1 << (F32::EXP_BITS + LOG_FRAC_BITS)) - 1);
-    let exp_mask = _mm256_set1_epi32(F32::EXP_MAX as i32);
-    let body_mask = _mm256_set1_epi32((1 << FRAC_SHIFT) - 1);
+    let l_mask = splat((1 << (F::EXP_BITS + LOG_FRAC_BITS)) - 1);
+    let exp_mask = splat(F::EXP_MAX as u32);
+    let body_mask = splat((1 << frac_shift) - 1);
+    let frac_shift_v = splat(frac_shift);
+    let mant_v = splat(F::MANT_BITS);
+    let sign_from = splat(F::EXP_BITS + F::MANT_BITS);
     let rel_offset = _mm256_set1_epi32((BIAS + FIRST_REL) as i32);
     // In range: `FIRST_REL <= rel < ALPHABET`.
     let below = _mm256_set1_epi32(FIRST_REL as i32);
@@ -368,26 +378,31 @@ pub(super) unsafe fn encode_row_f32(
     let frac = _mm256_set1_epi32(FRAC_MASK as i32);
     let class_v = _mm256_set1_epi32(class);
     let d_v = _mm256_set1_epi32(i32::from(d));
-    let sign_at = _mm256_set1_epi32(nraw as i32 - 1);
+    let sign_at = splat(nraw - 1);
     let odd_at = _mm256_set1_epi64x(i64::from(nraw));
     let low_half = _mm256_set1_epi64x(0xffff_ffff);
     let mut groups = row
-        .chunks_exact(32)
+        .chunks_exact(8 * F::W)
         .zip(cols.chunks_exact(8))
         .zip(idx.chunks_exact_mut(8));
     for ((vb, c8), i8) in &mut groups {
-        let v = _mm256_loadu_si256(vb.as_ptr().cast());
+        // SAFETY: `vb` holds 8 elements of `F::W` (4 or 2) bytes.
+        let v = if F::W == 4 {
+            _mm256_loadu_si256(vb.as_ptr().cast())
+        } else {
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(vb.as_ptr().cast()))
+        };
         let q = _mm256_add_epi32(q_base_v, _mm256_loadu_si256(c8.as_ptr().cast()));
-        let l = _mm256_and_si256(_mm256_srli_epi32::<{ FRAC_SHIFT as i32 }>(v), l_mask);
+        let l = _mm256_and_si256(_mm256_srlv_epi32(v, frac_shift_v), l_mask);
         let rel = _mm256_add_epi32(_mm256_sub_epi32(l, q), rel_offset);
-        let exp = _mm256_and_si256(_mm256_srli_epi32::<{ F32::MANT_BITS as i32 }>(v), exp_mask);
+        let exp = _mm256_and_si256(_mm256_srlv_epi32(v, mant_v), exp_mask);
         let out_of_range = _mm256_or_si256(
             _mm256_cmpeq_epi32(exp, _mm256_setzero_si256()),
             _mm256_or_si256(_mm256_cmpgt_epi32(below, rel), _mm256_cmpgt_epi32(rel, top)),
         );
         if _mm256_movemask_epi8(out_of_range) != 0 {
-            for ((b, &c), ix) in vb.chunks_exact(4).zip(c8).zip(i8.iter_mut()) {
-                *ix = encode_value::<F32>(F32::load(b), q_base + c, d, bits);
+            for ((b, &c), ix) in vb.chunks_exact(F::W).zip(c8).zip(i8.iter_mut()) {
+                *ix = encode_value::<F>(F::load(b), q_base + c, d, bits);
             }
             continue;
         }
@@ -400,7 +415,7 @@ pub(super) unsafe fn encode_row_f32(
         // tail), then each odd field above its even neighbour: four puts
         // of `2 * nraw` bits write the eight fields in order.
         let field = _mm256_or_si256(
-            _mm256_sllv_epi32(_mm256_srli_epi32::<31>(v), sign_at),
+            _mm256_sllv_epi32(_mm256_srlv_epi32(v, sign_from), sign_at),
             _mm256_srlv_epi32(_mm256_and_si256(v, body_mask), d_v),
         );
         let pairs = _mm256_or_si256(
@@ -414,18 +429,18 @@ pub(super) unsafe fn encode_row_f32(
         }
     }
     let done = n - n % 8;
-    for ((b, &c), ix) in row[done * 4..]
-        .chunks_exact(4)
+    for ((b, &c), ix) in row[done * F::W..]
+        .chunks_exact(F::W)
         .zip(&cols[done..])
         .zip(&mut idx[done..])
     {
-        *ix = encode_value::<F32>(F32::load(b), q_base + c, d, bits);
+        *ix = encode_value::<F>(F::load(b), q_base + c, d, bits);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{encode_row_scalar, row_stats_portable, Bf16, F16};
+    use super::super::{row_stats_portable, Bf16, F16};
     use super::*;
     use crate::codec::test_rng::Rng;
 
@@ -503,50 +518,67 @@ mod tests {
         simd_rows_decode_like_the_scalar_loop::<Bf16>(7);
     }
 
-    /// Random rows mixing ordinary values with every exceptional kind
-    /// (zero, subnormal, ±Inf, NaN, values far from the row's scale), odd
-    /// lengths and every `d` the AVX2 loop takes (values keep `d` zero
-    /// low bits, as the encoder guarantees): the AVX2 row encoder must give
-    /// the scalar loop's indices and bits.
-    #[test]
-    fn avx2_rows_encode_like_the_scalar_loop() {
+    /// Random rows of a layout mixing ordinary values with every
+    /// exceptional kind (zero, subnormal, ±Inf, NaN, values far from the
+    /// row's scale), odd lengths and every `d` the SIMD loop takes (values
+    /// keep `d` zero low bits, as the encoder guarantees): the AVX2 row
+    /// encoder must give the scalar loop's indices and bits.
+    fn avx2_rows_encode_like_the_scalar_loop<F: Bits>(seed: u64) {
         if !std::arch::is_x86_feature_detected!("avx2") {
             eprintln!("skipped: this CPU has no AVX2");
             return;
         }
-        let mut rng = Rng(11);
+        let frac_shift = F::MANT_BITS - LOG_FRAC_BITS;
+        let l_max = (1u64 << (F::EXP_BITS + LOG_FRAC_BITS)) - 1;
+        let sign = 1u64 << (F::EXP_BITS + F::MANT_BITS);
+        let all = (sign << 1) - 1;
+        let mut rng = Rng(seed);
         for trial in 0..2000 {
             let n = rng.below(100) as usize;
-            let d = rng.below(21) as u8;
-            let q_base = 900 + rng.below(200) as i32;
+            let d = rng.below(u64::from(frac_shift) + 1) as u8;
+            let q_base = (60 + rng.below(l_max - 120)) as i32;
             let cols: Vec<i32> = (0..n).map(|_| rng.below(41) as i32 - 20).collect();
-            let row: Vec<u8> = (0..n)
-                .flat_map(|_| {
-                    let v = match rng.below(30) {
-                        0 => 0,
-                        1 => rng.next() as u32 & 0x807f_ffff,
-                        2 => 0x7f80_0000 | (rng.next() as u32 & 0x8000_0000),
-                        3 => 0x7fc0_0001,
-                        4 => rng.next() as u32,
-                        _ => {
-                            let l = q_base as u32 + rng.below(120) as u32 - 60;
-                            (rng.next() as u32 & 0x800f_ffff) | ((l & 0x7ff) << 20)
-                        }
-                    };
-                    (v & !((1u32 << d) - 1)).to_le_bytes()
-                })
-                .collect();
+            let mut row = vec![0u8; n * F::W];
+            for e in row.chunks_exact_mut(F::W) {
+                let v = match rng.below(30) {
+                    0 => 0,
+                    1 => rng.next() & (sign | ((1 << F::MANT_BITS) - 1)),
+                    2 => (F::EXP_MAX << F::MANT_BITS) | (rng.next() & sign),
+                    3 => (F::EXP_MAX << F::MANT_BITS) | 1,
+                    4 => rng.next() & all,
+                    _ => {
+                        let l = (q_base as u64 + rng.below(120) - 60) & l_max;
+                        (rng.next() & (sign | ((1 << frac_shift) - 1))) | (l << frac_shift)
+                    }
+                };
+                F::store(v & !((1u64 << d) - 1), e);
+            }
             // Start at any bit position.
             let mut simd = BitWriter::new();
             simd.put(rng.next(), rng.below(58) as u32);
             let mut scalar = simd.clone();
             let (mut a, mut b) = (vec![0u16; n], vec![0u16; n]);
             // SAFETY: the CPU has AVX2 (checked above).
-            unsafe { encode_row_f32(&row, &cols, q_base, d, &mut a, &mut simd) };
-            encode_row_scalar::<F32>(&row, &cols, q_base, d, &mut b, &mut scalar);
+            unsafe { encode_row_avx2::<F>(&row, &cols, q_base, d, &mut a, &mut simd) };
+            encode_row_scalar::<F>(&row, &cols, q_base, d, &mut b, &mut scalar);
             assert_eq!(a, b, "trial {trial}");
             assert_eq!(simd.finish(), scalar.finish(), "trial {trial}");
         }
+    }
+
+    #[test]
+    fn avx2_f32_rows_encode_like_the_scalar_loop() {
+        avx2_rows_encode_like_the_scalar_loop::<F32>(11);
+    }
+
+    #[test]
+    fn avx2_f16_rows_encode_like_the_scalar_loop() {
+        avx2_rows_encode_like_the_scalar_loop::<F16>(12);
+    }
+
+    #[test]
+    fn avx2_bf16_rows_encode_like_the_scalar_loop() {
+        avx2_rows_encode_like_the_scalar_loop::<Bf16>(13);
     }
 
     /// Rows of every length up to a few groups, with and without column
