@@ -13,6 +13,8 @@
 //! decode the same layout. All give the symbols of [`RansDecoder::get`]
 //! with the same tables, state for state.
 
+#[cfg(target_arch = "x86_64")]
+use super::rans::WORD_PAD;
 use super::rans::{advance, ContextTables, Lane, RansDecoder, WIDE_LANES};
 use super::table::{FreqTable, MAX_PROB_BITS};
 use crate::error::{Error, Result};
@@ -119,6 +121,23 @@ impl<const C: usize> FlatTables<C> {
     }
 }
 
+impl FlatTables {
+    /// Whether the SIMD group decoders' unchecked reads stay in bounds: a
+    /// slot index is a context's first slot plus `x & (2^prob_bits - 1)`,
+    /// a symbol entry is `(ctx & 15) << 9 | (sym & 511)`, and the words
+    /// read from `pos <= len` lie within the stream's padding.
+    #[cfg(target_arch = "x86_64")]
+    fn gathers_stay_in_bounds(&self, dec: &RansDecoder<'_, WIDE_LANES>) -> bool {
+        let slots_ok = self.params.iter().all(|&p| {
+            let end = (p >> PARAM_SHIFT) as usize + (1usize << prob_bits_of(p));
+            end < self.slot_sym.len()
+        });
+        slots_ok
+            && self.sym_info.len() == self.params.len() << INFO_BITS
+            && dec.words.len() >= dec.len + WORD_PAD
+    }
+}
+
 impl ContextTables<WIDE_LANES> for FlatTables {
     /// Context `ctx % 16`.
     #[inline(always)]
@@ -196,8 +215,8 @@ fn simd_groups(
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{prob_bits_of, FlatTables, FLAT_ALPHABET, INFO_BITS, PARAM_SHIFT, WIDE_LANES};
-    use crate::codec::entropy::rans::{RansDecoder, WORD_PAD};
+    use super::{FlatTables, FLAT_ALPHABET, INFO_BITS, PARAM_SHIFT, WIDE_LANES};
+    use crate::codec::entropy::rans::RansDecoder;
 
     /// For each 8-bit renormalisation mask, which of the loaded words each
     /// lane takes: lane `l` takes the word after those of the renormalising
@@ -231,20 +250,10 @@ mod avx2 {
         ctxs: &[u8],
         out: &mut [u16],
     ) -> usize {
-        // The gathers below stay in bounds because of these sizes: a slot
-        // index is a context's first slot plus `x & (2^prob_bits - 1)`,
-        // and a symbol entry is `(ctx & 15) << 9 | (sym & 511)`.
-        let slots_ok = t.params.iter().all(|&p| {
-            let end = (p >> PARAM_SHIFT) as usize + (1usize << prob_bits_of(p));
-            end < t.slot_sym.len()
-        });
-        let words = dec.words.as_slice();
-        if !slots_ok
-            || t.sym_info.len() != t.params.len() << INFO_BITS
-            || words.len() < dec.len + WORD_PAD
-        {
+        if !t.gathers_stay_in_bounds(dec) {
             return 0;
         }
+        let words = dec.words.as_slice();
         let (plo, phi) = (
             _mm256_loadu_si256(t.params.as_ptr().cast()),
             _mm256_loadu_si256(t.params.as_ptr().add(8).cast()),
@@ -328,8 +337,8 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{prob_bits_of, FlatTables, FLAT_ALPHABET, INFO_BITS, PARAM_SHIFT, WIDE_LANES};
-    use crate::codec::entropy::rans::{RansDecoder, WORD_PAD};
+    use super::{FlatTables, FLAT_ALPHABET, INFO_BITS, PARAM_SHIFT, WIDE_LANES};
+    use crate::codec::entropy::rans::RansDecoder;
 
     /// [`super::avx2::groups`] as two 16-lane vectors: one permute finds
     /// the 16 contexts' parameters, and the renormalising lanes take their
@@ -344,19 +353,10 @@ mod avx512 {
         ctxs: &[u8],
         out: &mut [u16],
     ) -> usize {
-        // The gathers stay in bounds for the reasons given in
-        // `avx2::groups`.
-        let slots_ok = t.params.iter().all(|&p| {
-            let end = (p >> PARAM_SHIFT) as usize + (1usize << prob_bits_of(p));
-            end < t.slot_sym.len()
-        });
-        let words = dec.words.as_slice();
-        if !slots_ok
-            || t.sym_info.len() != t.params.len() << INFO_BITS
-            || words.len() < dec.len + WORD_PAD
-        {
+        if !t.gathers_stay_in_bounds(dec) {
             return 0;
         }
+        let words = dec.words.as_slice();
         let (lo, hi) = dec.states.split_at_mut(16);
         // SAFETY: `lo` and `hi` hold 16 u32 each, 64 bytes.
         let (mut x0, mut x1) = unsafe {

@@ -899,8 +899,9 @@ const DECODE_BLOCK: usize = 2048;
 /// The value loop of [`decode`]: symbols from the rANS decoder with its
 /// context tables, raw fields from `bits`, in the encoder's order, each
 /// block then added to `hash`. Blocks run across row ends, so short rows
-/// still give the symbol decoder whole groups of lanes. With AVX2, its loops are compiled for it (twice the
-/// lanes for the contexts and scales of each block).
+/// still give the symbol decoder whole groups of lanes. With AVX2, its
+/// loops are compiled for it (twice the lanes for the contexts and scales
+/// of each block).
 fn decode_values<F: Bits, T: ContextTables<N>, const N: usize>(
     out: &mut [u8],
     row_len: usize,
