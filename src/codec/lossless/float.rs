@@ -713,7 +713,7 @@ fn encode_row<F: Bits>(
     bits: &mut BitWriter,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if F::W <= 4
+    if simd::vector_rows::<F>()
         && u32::from(d) <= F::MANT_BITS - LOG_FRAC_BITS
         && std::arch::is_x86_feature_detected!("avx2")
     {
@@ -1030,7 +1030,7 @@ fn decode_row_part<F: Bits>(
     reader: &mut BitReader,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if F::W <= 4 {
+    if simd::vector_rows::<F>() {
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vbmi")
         {

@@ -4,9 +4,9 @@
 //! (F32, F16, BF16) packs them in pairs, the F32 decoder reads them with
 //! one gather; the rest (sign, `L`, mantissa, context) is lane arithmetic.
 //! With AVX-512 VBMI the decoder takes sixteen F32, F16 or BF16 values at
-//! a time, their fields from one load and a byte permute. A group with an escape or zero
-//! exponent, and the tail, take the scalar path, which gives the same
-//! values and bits.
+//! a time, their fields from one load and a byte permute. A group with an
+//! escape or zero exponent, and the tail, take the scalar path, which
+//! gives the same values and bits.
 
 use std::arch::x86_64::*;
 
@@ -14,6 +14,12 @@ use super::{
     decode_in_row, decode_row_part_scalar, encode_row_scalar, encode_value, BitReader, BitWriter,
     Bits, ColumnSums, ALPHABET, BIAS, F32, FIRST_REL, FRAC_CONTEXTS, FRAC_MASK, LOG_FRAC_BITS,
 };
+
+/// Whether the layout-generic loops take rows of `F`: elements of 2 or 4
+/// bytes (F16, BF16, F32), widened to 32-bit lanes.
+pub(super) const fn vector_rows<F: Bits>() -> bool {
+    F::W <= 4
+}
 
 /// Mantissa bits below `L`'s: an in-range raw field is the sign over at
 /// most this many (all of them when the row drops none).
@@ -134,7 +140,7 @@ pub(super) unsafe fn decode_row_part_avx512<F: Bits>(
     d: u32,
     reader: &mut BitReader,
 ) {
-    if !(F::W == 2 || (F::W == 4 && F::MANT_BITS == 23)) {
+    if !vector_rows::<F>() {
         decode_row_part_scalar::<F>(out, syms, lbase, d, reader);
         return;
     }
@@ -354,7 +360,7 @@ pub(super) unsafe fn encode_row_avx2<F: Bits>(
     idx: &mut [u16],
     bits: &mut BitWriter,
 ) {
-    if !(F::W == 2 || (F::W == 4 && F::MANT_BITS == 23)) {
+    if !vector_rows::<F>() {
         encode_row_scalar::<F>(row, cols, q_base, d, idx, bits);
         return;
     }
