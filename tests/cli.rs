@@ -436,3 +436,85 @@ fn output_to_a_fifo_is_written_in_place() {
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     assert_eq!(reader.join().unwrap(), original);
 }
+
+/// `decompress --tensor`: a safetensors file of the tensors named, from
+/// their chunks alone; unknown names, stdin and a missing -o are refused
+/// with nothing written.
+#[test]
+fn decompress_picks_tensors_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = sample();
+    std::fs::write(dir.path().join("m.safetensors"), &original).unwrap();
+    assert!(stzip(&["compress", "-q", "m.safetensors"], dir.path())
+        .status
+        .success());
+
+    let o = stzip(
+        &[
+            "decompress",
+            "m.safetensors.stz",
+            "--tensor",
+            "ids",
+            "-t",
+            "layer.weight",
+            "-o",
+            "part.safetensors",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 tensors"), "{}", stderr(&o));
+    let part = std::fs::read(dir.path().join("part.safetensors")).unwrap();
+    let header = stzip::safetensors::Header::read_from(&mut &part[..]).unwrap();
+    assert_eq!(header.raw().len() % 8, 0);
+    assert_eq!(header.metadata().unwrap()["format"], "pt");
+    let full = stzip::safetensors::Header::read_from(&mut &original[..]).unwrap();
+    let names: Vec<&str> = header.tensors().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["layer.weight", "ids"], "file order");
+    for t in header.tensors() {
+        let f = full.tensors().iter().find(|f| f.name == t.name).unwrap();
+        let (a, b) = (full.raw().len() as u64, header.raw().len() as u64);
+        assert_eq!(
+            &part[(b + t.start) as usize..(b + t.end) as usize],
+            &original[(a + f.start) as usize..(a + f.end) as usize],
+            "{}",
+            t.name
+        );
+        assert_eq!((t.dtype, &t.shape), (f.dtype, &f.shape));
+    }
+    assert_eq!(part.len() as u64, header.file_len());
+    // The safetensors crate reads it.
+    let st = safetensors::SafeTensors::deserialize(&part).unwrap();
+    assert_eq!(
+        st.tensor("ids").unwrap().data(),
+        &original[original.len() - 32..]
+    );
+
+    let refused = [
+        (
+            vec!["-t", "nope", "-o", "x.safetensors"],
+            1,
+            "no tensor named \"nope\"",
+        ),
+        (vec!["-t", "ids"], 2, "-o"),
+    ];
+    for (args, code, message) in refused {
+        let mut all = vec!["decompress", "m.safetensors.stz"];
+        all.extend(args);
+        let o = stzip(&all, dir.path());
+        assert_eq!(o.status.code(), Some(code), "{all:?}");
+        assert!(stderr(&o).contains(message), "{}", stderr(&o));
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_stzip"))
+        .args(["decompress", "-", "-t", "ids", "-o", "x.safetensors"])
+        .current_dir(dir.path())
+        .stdin(std::fs::File::open(dir.path().join("m.safetensors.stz")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not stdin"), "{}", stderr(&o));
+    assert!(
+        !dir.path().join("x.safetensors").exists(),
+        "no output on failure"
+    );
+}

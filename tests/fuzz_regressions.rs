@@ -38,6 +38,14 @@ fn replay(target: &str, data: &[u8]) -> Result<(), Error> {
                     for t in h.tensors() {
                         let _ = pipeline::decompress_tensor(&mut cur, &t.name, &one_thread());
                     }
+                    let names: Vec<&str> = h.tensors().iter().map(|t| t.name.as_str()).collect();
+                    let _ = pipeline::extract_tensors(
+                        &mut cur,
+                        &names,
+                        std::io::sink(),
+                        &one_thread(),
+                        &|_| {},
+                    );
                 }
             }
             r.map(|_| ())

@@ -335,3 +335,58 @@ fn progress_reports_each_pass_in_order_and_to_the_end() {
     }
     assert_eq!(seen[measuring].raw_bytes, total);
 }
+
+/// A tensor extracted by name from a lossy file has the values a full
+/// decompression gives it, through plain and transformed chunks alike.
+#[test]
+fn extracted_tensors_match_the_full_decompression() {
+    let mut rng = Rng(35);
+    let gauss: Vec<u8> = (0..256 * 512)
+        .flat_map(|_| ((rng.gauss() * 0.02) as f32).to_le_bytes())
+        .collect();
+    let smooth: Vec<u8> = (0..256 * 512)
+        .flat_map(|i| {
+            let (r, c) = ((i / 512) as f64, (i % 512) as f64);
+            (((r * 0.05).sin() * (c * 0.01).cos() * 0.1 + rng.gauss() * 0.001) as f32).to_le_bytes()
+        })
+        .collect();
+    let file = safetensors(
+        &[
+            ("gauss", "F32", vec![256, 512], gauss),
+            ("ids", "I64", vec![2], vec![7; 16]),
+            ("smooth", "F32", vec![256, 512], smooth),
+        ],
+        None,
+        0,
+    );
+    let o = Options {
+        chunk_bytes: 64 << 10,
+        ..Options::default()
+    };
+    let (stz, report) = lossy_with(&file, Target::Snr(30.0), &o).unwrap();
+    let smooth_coded = report.tensors.iter().find(|t| t.name == "smooth");
+    assert!(
+        matches!(
+            smooth_coded.and_then(|t| t.transform),
+            Some(stzip::pipeline::TensorTransform::Only(_))
+        ),
+        "the smooth tensor is coded transformed"
+    );
+    let restored = restore(&stz);
+    let full = Header::read_from(&mut &restored[..]).unwrap();
+    for name in ["gauss", "smooth", "ids"] {
+        let mut out = Vec::new();
+        let header = stzip::pipeline::extract_tensors(
+            &mut std::io::Cursor::new(&stz),
+            &[name],
+            &mut out,
+            &o,
+            &|_| {},
+        )
+        .unwrap();
+        let t = full.tensors().iter().find(|t| t.name == name).unwrap();
+        let at = full.raw().len() + t.start as usize..full.raw().len() + t.end as usize;
+        assert_eq!(&out[header.raw().len()..], &restored[at], "{name}");
+        assert_eq!(header.tensors()[0].shape, t.shape);
+    }
+}

@@ -196,6 +196,15 @@ fn every_malformed_file_gives_its_named_error() {
                         for t in h.tensors() {
                             let _ = pipeline::decompress_tensor(&mut cur, &t.name, &one_thread());
                         }
+                        let names: Vec<&str> =
+                            h.tensors().iter().map(|t| t.name.as_str()).collect();
+                        let _ = pipeline::extract_tensors(
+                            &mut cur,
+                            &names,
+                            std::io::sink(),
+                            &one_thread(),
+                            &|_| {},
+                        );
                     }
                 }
             });
@@ -252,6 +261,12 @@ fn a_stz_claiming_terabytes_is_refused_before_allocating_or_writing() {
     let mut cur = Cursor::new(&data[..]);
     let (r, _, largest) = measure(|| pipeline::decompress_tensor(&mut cur, "t", &one_thread()));
     assert!(matches!(r, Err(Error::StzOutputTooLarge { .. })), "{r:?}");
+    assert!(largest < 1 << 20);
+    let mut out = CountingWriter::default();
+    let (r, _, largest) =
+        measure(|| pipeline::extract_tensors(&mut cur, &["t"], &mut out, &one_thread(), &|_| {}));
+    assert!(matches!(r, Err(Error::StzOutputTooLarge { .. })), "{r:?}");
+    assert_eq!(out.0, 0, "bytes were written");
     assert!(largest < 1 << 20);
     // A user who really has that much can raise the limit; then the lie is
     // found in the chunks (and still nothing big is allocated up front).

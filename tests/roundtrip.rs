@@ -237,3 +237,77 @@ fn a_reused_decode_buffer_decodes_each_chunk_into_its_start() {
     let err = decode_chunk_into(Dtype::F32, &chunk, &enc.payload, &mut buf).unwrap_err();
     assert!(matches!(err, Error::StzChunkChecksum { .. }), "{err:?}");
 }
+
+/// What a second writer gives for a file of just `picked` (in file order)
+/// with the same `__metadata__`: header padded to 8 bytes.
+fn file_of(picked: &[(&str, &'static str, Vec<u64>, Vec<u8>)]) -> Vec<u8> {
+    let unpadded = safetensors(picked, Some(&[("format", "pt")]), 0);
+    let json_len = u64::from_le_bytes(unpadded[..8].try_into().unwrap()) as usize;
+    let pad = (8 + json_len).next_multiple_of(8) - 8 - json_len;
+    safetensors(picked, Some(&[("format", "pt")]), pad)
+}
+
+/// Tensors picked by name come out as the safetensors file of just those
+/// tensors, byte for byte, from their chunks alone (several per tensor
+/// here), whatever the thread count and the order the names are given in.
+#[test]
+fn extracting_tensors_writes_the_file_of_just_those() {
+    let mut rng = Rng(77);
+    let tensors = every_dtype_tensors(&mut rng, 3000);
+    let all = borrowed(&tensors);
+    let file = safetensors(&all, Some(&[("format", "pt")]), 5);
+    let packed = stz(&file, &opts(2, 1 << 12));
+    let names = ["t.I16", "t.F32", "t.BOOL", "t.F32"];
+    let want = file_of(
+        &all.iter()
+            .filter(|t| names.contains(&t.0))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    for threads in [1, 2, 5] {
+        let mut out = Vec::new();
+        let header = stzip::pipeline::extract_tensors(
+            &mut std::io::Cursor::new(&packed),
+            &names,
+            &mut out,
+            &opts(threads, 1 << 12),
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(out, want, "{threads} threads");
+        assert_eq!(header.file_len(), want.len() as u64);
+    }
+    let mut out = Vec::new();
+    let err = stzip::pipeline::extract_tensors(
+        &mut std::io::Cursor::new(&packed),
+        &["t.F32", "t.nope"],
+        &mut out,
+        &opts(1, 1 << 12),
+        &|_| {},
+    );
+    assert!(
+        matches!(&err, Err(Error::TensorNotFound { name }) if name == "t.nope"),
+        "{err:?}"
+    );
+    assert!(
+        out.is_empty(),
+        "nothing is written before the names are checked"
+    );
+    // A file too large for the limit is refused before anything is written.
+    let small = Options {
+        max_output_bytes: want.len() as u64 - 1,
+        ..opts(1, 1 << 12)
+    };
+    let err = stzip::pipeline::extract_tensors(
+        &mut std::io::Cursor::new(&packed),
+        &names,
+        &mut out,
+        &small,
+        &|_| {},
+    );
+    assert!(
+        matches!(err, Err(Error::StzOutputTooLarge { .. })),
+        "{err:?}"
+    );
+    assert!(out.is_empty());
+}

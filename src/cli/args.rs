@@ -41,6 +41,11 @@ pub enum Command {
         /// Output file (default: INPUT without .stz; `-` for stdout).
         #[arg(short, long)]
         output: Option<String>,
+        /// Only this tensor (repeat for more): writes a safetensors file of
+        /// just those tensors, decoding only their chunks (random access
+        /// through the index; needs a file, and -o).
+        #[arg(short, long, value_name = "NAME")]
+        tensor: Vec<String>,
         #[command(flatten)]
         common: CommonArgs,
     },

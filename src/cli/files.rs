@@ -33,6 +33,17 @@ impl Input {
         })?;
         Ok(Input::File(BufReader::with_capacity(FILE_BUFFER, file)))
     }
+
+    /// A file read at the offsets its index names (random access), which
+    /// stdin can't do: `what` says what needed it.
+    pub fn open_seekable(path: &str, what: &str) -> Result<BufReader<File>, Failure> {
+        match Input::open(path)? {
+            Input::File(f) => Ok(f),
+            Input::Stdin(_) => Err(Failure::usage(format!(
+                "{what} reads the .stz at the offsets its index gives: name a file, not stdin"
+            ))),
+        }
+    }
 }
 
 impl Read for Input {

@@ -111,7 +111,14 @@ pub fn run() -> ExitCode {
         Command::Decompress {
             input,
             output,
+            tensor,
             common,
+        } if !tensor.is_empty() => extract(input, output.as_deref(), tensor, common),
+        Command::Decompress {
+            input,
+            output,
+            common,
+            ..
         } => decompress(input, output.as_deref(), common),
         Command::Verify { input, common } => verify(input, common),
         Command::Inspect { input, json } => inspect::run(input, *json),
@@ -250,6 +257,48 @@ fn decompress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<
             );
         }
     })
+}
+
+/// `decompress --tensor`: a safetensors file of the tensors named.
+fn extract(
+    input: &str,
+    output: Option<&str>,
+    names: &[String],
+    common: &CommonArgs,
+) -> Result<(), Failure> {
+    let out_path = output.ok_or_else(|| {
+        Failure::usage(
+            "--tensor writes a file of only those tensors: name it with -o (`-` for stdout)",
+        )
+    })?;
+    if input == out_path && input != "-" {
+        return Err(Failure::usage("input and output are the same file"));
+    }
+    let opts = options(common)?;
+    let mut src = Input::open_seekable(input, "--tensor")?;
+    let mut dst = Output::create(out_path, common.force)?;
+    let bar = progress::Bar::new(common.quiet, "extracting");
+    let start = Instant::now();
+    let result = pipeline::extract_tensors(&mut src, names, &mut dst, &opts, &|p| bar.update(p));
+    bar.finish();
+    let header = match result {
+        Ok(header) => header,
+        Err(e) => {
+            dst.discard();
+            return Err(e.into());
+        }
+    };
+    dst.flush()?;
+    dst.commit()?;
+    if !common.quiet {
+        eprintln!(
+            "{input} → {out_path}: {} tensors, {} written, every chunk checksum matches, {:.1} s",
+            header.tensors().len(),
+            human(header.file_len()),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 fn verify(input: &str, common: &CommonArgs) -> Result<(), Failure> {

@@ -4,11 +4,12 @@
 //! thread count.
 
 pub mod chunking;
+mod extract;
 mod lossy;
 mod parallel;
 pub mod session;
 
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Write};
 
 use crate::container::hash::{xxh3_64, Xxh3};
 
@@ -17,8 +18,9 @@ use crate::codec::transform::Transform;
 use crate::codec::{self, lossless};
 use crate::container::{ChunkHeader, StzReader, StzWriter, Trailer, MODE_LOSSY};
 use crate::error::{Error, Result};
-use crate::safetensors::{self, Dtype, Header, TensorInfo};
+use crate::safetensors::{self, Dtype, Header};
 pub use chunking::{Chunk, DEFAULT_CHUNK_BYTES};
+pub use extract::{decompress_tensor, extract_tensors};
 pub use lossy::{compress_lossy, Allocation, LossyOptions, Target};
 
 /// Chunks allocate and free buffers of several MiB each, and glibc serves
@@ -48,7 +50,8 @@ pub struct Options {
     /// Uncompressed bytes per chunk (compression only).
     pub chunk_bytes: usize,
     /// Decompression only: the largest safetensors file (or, for
-    /// [`decompress_tensor`], tensor) a `.stz` may declare. Checked against
+    /// [`decompress_tensor`], tensor; for [`extract_tensors`], the file of the
+    /// tensors picked) a `.stz` may declare. Checked against
     /// the stored header before anything is allocated for the data or
     /// written, so a small file claiming terabytes is refused up front.
     pub max_output_bytes: u64,
@@ -773,68 +776,4 @@ pub fn decompress<R: Read, W: Write + Send>(
     }
     report.stz_bytes = stz_len;
     Ok(report)
-}
-
-/// Random access: decodes one tensor, by name, of a seekable `.stz`
-/// (trailer, index, stored header, then only that tensor's frames), with
-/// every chunk checksum checked. Before the output is allocated: the
-/// tensor's chunks must add up to its size in the header, each a whole
-/// number of elements, and the size must be within
-/// [`Options::max_output_bytes`]. Decodes on the calling thread.
-pub fn decompress_tensor<R: Read + Seek>(
-    r: &mut R,
-    name: &str,
-    opts: &Options,
-) -> Result<(TensorInfo, Vec<u8>)> {
-    let (raw, index, trailer) = crate::container::read_index(r)?;
-    let header = Header::parse(raw)?;
-    let (ordinal, info) = header
-        .tensors()
-        .iter()
-        .enumerate()
-        .find(|(_, t)| t.name == name)
-        .ok_or_else(|| Error::TensorNotFound {
-            name: name.to_string(),
-        })?;
-    check_output_len(info.byte_len(), opts.max_output_bytes)?;
-    if header.file_len() != trailer.decoded_total {
-        return Err(Error::StzIndexMismatch {
-            what: "decoded total differs from the safetensors header",
-        });
-    }
-    let chunks = u32::try_from(ordinal)
-        .map(|o| index.chunks_of(o))
-        .unwrap_or(&[]);
-    let mut expect = info.byte_len();
-    for c in chunks {
-        if c.decoded_len == 0
-            || c.decoded_len > expect
-            || c.decoded_len % info.dtype.size() as u64 != 0
-        {
-            return Err(Error::ChunkLengthMismatch {
-                tensor: ordinal,
-                len: c.decoded_len,
-                left: expect,
-            });
-        }
-        expect -= c.decoded_len;
-    }
-    if expect != 0 {
-        return Err(Error::MissingChunks {
-            tensor: ordinal,
-            missing: expect,
-        });
-    }
-    let len = usize::try_from(info.byte_len()).map_err(|_| Error::StzOutputTooLarge {
-        declared: info.byte_len(),
-        limit: usize::MAX as u64,
-    })?;
-    // Grows as chunks decode: never more up front than one chunk.
-    let mut out = Vec::with_capacity(len.min(crate::container::MAX_CHUNK_RAW as usize));
-    let mut payload = Vec::new();
-    for loc in chunks {
-        let ch = crate::container::read_chunk_at(r, loc, &mut payload)?;
-        out.extend_from_slice(&decode_chunk(info.dtype, &ch, &payload)?);
-    }
-    Ok((info.clone(), out))
 }

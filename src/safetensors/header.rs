@@ -27,7 +27,7 @@ use crate::io::read_full;
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
 /// Size of the little-endian length prefix.
-const PREFIX_LEN: usize = 8;
+pub(super) const PREFIX_LEN: usize = 8;
 
 /// The key under which free-form string metadata lives.
 const METADATA_KEY: &str = "__metadata__";

@@ -4,6 +4,7 @@
 pub mod dtype;
 pub mod header;
 pub mod reader;
+mod subset;
 
 pub use dtype::{Dtype, FloatLayout};
 pub use header::{Header, TensorInfo, MAX_HEADER_LEN, MAX_JSON_DEPTH};
