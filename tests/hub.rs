@@ -2,7 +2,9 @@
 //! started here on 127.0.0.1): whole repos and sharded models round-trip
 //! byte for byte, the token reaches the Hub's origin only, dropped
 //! connections resume within their byte budget, expired signed URLs are
-//! resolved again, and every failure says what is wrong.
+//! resolved again, and every failure says what is wrong. `stzip
+//! decompress hf://…` of a `.stz`: whole, or tensors picked by name with
+//! only the parts they need fetched.
 //! Each test starts its own mock (its log and cut counters are its own).
 //! Without node the tests skip, saying so.
 
@@ -23,13 +25,21 @@ struct Mock {
 }
 
 impl Mock {
+    /// The mock with its standard test repos.
     fn start() -> Option<Mock> {
+        Mock::start_with(|_| {})
+    }
+
+    /// The mock serving the repos `prepare` writes into the directory it is
+    /// given (`owner/name/file`); when it writes none, the standard ones.
+    fn start_with(prepare: impl FnOnce(&Path)) -> Option<Mock> {
         if Command::new("node").arg("--version").output().is_err() {
             eprintln!("SKIP: node not found; the Hub tests need Node 20 for the mock Hub");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
         let repos = dir.path().join("repos");
+        prepare(&repos);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hub/mock-hub.mjs");
         let mut child = Command::new("node")
             .arg(script)
@@ -419,4 +429,145 @@ fn lossy_from_the_hub() {
         .as_str()
         .unwrap()
         .ends_with("/resolve/main/config.json")));
+}
+
+/// A `.stz` on the Hub: decompressed whole as it streams in, or tensors
+/// picked by name, fetching only the trailer, the index and their frames in
+/// small Range requests (a few percent of the file here), with the bytes
+/// the local random access gives.
+#[test]
+fn tensors_are_picked_from_a_stz_on_the_hub() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    // Four tensors: two large (about 6 MB of .stz), two small.
+    let mut x = 1u64;
+    let mut gauss = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+                (((u - 0.5) * 0.05) as f32).to_le_bytes()
+            })
+            .collect()
+    };
+    let tensors = [
+        ("big.a", vec![1024u64, 768], gauss(1024 * 768)),
+        ("small.b", vec![64], gauss(64)),
+        ("big.c", vec![768, 1024], gauss(768 * 1024)),
+        ("small.d", vec![8, 8], gauss(64)),
+    ];
+    let mut json = String::from("{");
+    let mut data = Vec::new();
+    for (i, (name, shape, bytes)) in tensors.iter().enumerate() {
+        let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+        json += &format!(
+            "{}\"{name}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+            if i > 0 { "," } else { "" },
+            dims.join(","),
+            data.len(),
+            data.len() + bytes.len()
+        );
+        data.extend_from_slice(bytes);
+    }
+    json.push('}');
+    let mut original = (json.len() as u64).to_le_bytes().to_vec();
+    original.extend_from_slice(json.as_bytes());
+    original.extend_from_slice(&data);
+    std::fs::write(w.join("m.safetensors"), &original).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_stzip"))
+            .args(args)
+            .current_dir(w)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["compress", "-q", "m.safetensors", "-o", "m.stz"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "decompress",
+        "-q",
+        "m.stz",
+        "-t",
+        "small.d",
+        "-t",
+        "small.b",
+        "-o",
+        "local.safetensors",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stz = std::fs::read(w.join("m.stz")).unwrap();
+    let Some(mock) = Mock::start_with(|repos| {
+        std::fs::create_dir_all(repos.join("test/packed")).unwrap();
+        std::fs::write(repos.join("test/packed/model.stz"), &stz).unwrap();
+    }) else {
+        return;
+    };
+    let d = w.join("out");
+    std::fs::create_dir_all(&d).unwrap();
+
+    let o = mock.stzip(
+        &[
+            "decompress",
+            "hf://test/packed/model.stz",
+            "-t",
+            "small.d",
+            "-t",
+            "small.b",
+            "-o",
+            "part.safetensors",
+        ],
+        &d,
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(d.join("part.safetensors")).unwrap(),
+        std::fs::read(w.join("local.safetensors")).unwrap()
+    );
+    let log = mock.log();
+    let gets = cdn_gets(&log);
+    let fetched: u64 = gets.iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
+    assert!(
+        fetched * 20 < stz.len() as u64 && gets.len() <= 6,
+        "fetched {fetched} of {} bytes in {} requests",
+        stz.len(),
+        gets.len()
+    );
+    assert!(gets
+        .iter()
+        .all(|e| e["range"].as_str().is_some_and(|r| r.starts_with("bytes="))));
+
+    // The whole file, streaming; then the errors.
+    mock.reset_log();
+    let o = mock.stzip(&["decompress", "hf://test/packed/model.stz"], &d, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(d.join("model")).unwrap(), original);
+    let refused = [
+        (
+            vec!["hf://test/packed/model.stz", "-t", "nope", "-o", "x"],
+            1,
+            "no tensor named \"nope\"",
+        ),
+        (
+            vec!["hf://test/packed", "-t", "small.b", "-o", "x"],
+            2,
+            "name the .stz file",
+        ),
+        (vec!["hf://test/packed/model.stz", "-t", "small.b"], 2, "-o"),
+        (
+            vec!["hf://test/packed/missing.stz", "-o", "x"],
+            1,
+            "missing.stz",
+        ),
+    ];
+    for (args, code, message) in refused {
+        let mut all = vec!["decompress"];
+        all.extend(args);
+        let o = mock.stzip(&all, &d, &[]);
+        assert_eq!(o.status.code(), Some(code), "{all:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{all:?}: {}", stderr(&o));
+    }
+    assert!(!d.join("x").exists());
 }

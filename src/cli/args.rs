@@ -34,16 +34,22 @@ pub enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
-    /// Restore the original .safetensors file from a .stz.
+    /// Restore the original .safetensors file from a .stz (a file, stdin,
+    /// or one on the Hugging Face Hub).
     Decompress {
-        /// Input .stz file, or `-` for stdin.
+        /// Input .stz file, `-` for stdin, or on the Hub:
+        /// hf://owner/repo[@rev]/file.stz or a https://huggingface.co/… URL.
         input: String,
         /// Output file (default: INPUT without .stz; `-` for stdout).
         #[arg(short, long)]
         output: Option<String>,
+        /// Hub base URL (default: $HF_ENDPOINT, else https://huggingface.co).
+        #[arg(long, value_name = "URL")]
+        hub: Option<String>,
         /// Only this tensor (repeat for more): writes a safetensors file of
         /// just those tensors, decoding only their chunks (random access
-        /// through the index; needs a file, and -o).
+        /// through the index, so a file or the Hub, not stdin; needs -o).
+        /// From the Hub only the index and those chunks are fetched.
         #[arg(short, long, value_name = "NAME")]
         tensor: Vec<String>,
         #[command(flatten)]

@@ -2,7 +2,9 @@
 //! safetensors file streams from the network straight through the codec
 //! (lossy mode fetches it twice: statistics, then coding). A whole repo
 //! gives `OUTDIR/<name>.stz` per file and its shard index rewritten to name
-//! them, so a sharded model stays a model.
+//! them, so a sharded model stays a model. `stzip decompress` of a `.stz`
+//! on the Hub streams it the same way, or with `--tensor` fetches only
+//! the parts of it those tensors need.
 //!
 //! The Hub is `--hub URL`, else `HF_ENDPOINT`, else huggingface.co; the
 //! token comes from `HF_TOKEN` or the token file and is never printed.
@@ -14,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use stzip::hub::client::Hub;
-use stzip::hub::download::FetchStats;
+use stzip::hub::download::{Download, FetchStats};
 use stzip::hub::plan::{self, Job};
 use stzip::hub::{refs, token, RepoRef, DEFAULT_HUB};
 use stzip::pipeline::{self, LossyOptions};
@@ -34,19 +36,7 @@ pub fn compress(
     json: bool,
     common: &CommonArgs,
 ) -> Result<(), Failure> {
-    let base = hub_flag
-        .map(str::to_string)
-        .or_else(|| std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| DEFAULT_HUB.to_string());
-    let r = refs::parse(input, &base)?;
-    let mut hub = Hub::new(&base, token::find()?)?;
-    if let Some(ms) = std::env::var("STZIP_HUB_RETRY_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        hub.retry.first_delay = std::time::Duration::from_millis(ms);
-    }
-    let hub = Arc::new(hub);
+    let (hub, r) = connect(input, hub_flag)?;
     let stats = Arc::new(FetchStats::default());
     let run = Run {
         hub: &hub,
@@ -72,13 +62,94 @@ pub fn compress(
         None => run.repo(output)?,
     }
     if !common.quiet {
-        eprintln!(
-            "fetched {} from {} ({} resumed after a drop, {} signed URLs renewed)",
-            human(stats.bytes.load(Ordering::Relaxed)),
-            hub.base(),
-            stats.resumes.load(Ordering::Relaxed),
-            stats.re_resolves.load(Ordering::Relaxed),
+        print_fetched(&hub, &stats);
+    }
+    Ok(())
+}
+
+/// The Hub (`--hub`, else `HF_ENDPOINT`, else huggingface.co; the token
+/// from the environment) and what `input` names on it.
+fn connect(input: &str, hub_flag: Option<&str>) -> Result<(Arc<Hub>, RepoRef), Failure> {
+    let base = hub_flag
+        .map(str::to_string)
+        .or_else(|| std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| DEFAULT_HUB.to_string());
+    let r = refs::parse(input, &base)?;
+    let mut hub = Hub::new(&base, token::find()?)?;
+    if let Some(ms) = std::env::var("STZIP_HUB_RETRY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        hub.retry.first_delay = std::time::Duration::from_millis(ms);
+    }
+    Ok((Arc::new(hub), r))
+}
+
+fn print_fetched(hub: &Hub, stats: &FetchStats) {
+    eprintln!(
+        "fetched {} from {} ({} resumed after a drop, {} signed URLs renewed)",
+        human(stats.bytes.load(Ordering::Relaxed)),
+        hub.base(),
+        stats.resumes.load(Ordering::Relaxed),
+        stats.re_resolves.load(Ordering::Relaxed),
+    );
+}
+
+/// `stzip decompress hf://owner/repo[@rev]/file.stz`: the whole file
+/// streams through the decoder; with `--tensor`, only the trailer, the
+/// index and those tensors' frames are fetched (Range requests).
+pub fn decompress(
+    input: &str,
+    output: Option<&str>,
+    hub_flag: Option<&str>,
+    tensors: &[String],
+    common: &CommonArgs,
+) -> Result<(), Failure> {
+    let (hub, r) = connect(input, hub_flag)?;
+    let path = r.file.clone().ok_or_else(|| {
+        Failure::usage(format!(
+            "{input} names a repo: name the .stz file in it (hf://owner/repo/file.stz)"
+        ))
+    })?;
+    refs::validate_repo_path(&path)?;
+    let label = format!("hf://{}@{}/{path}", r.repo, r.revision);
+    let stats = Arc::new(FetchStats::default());
+    if tensors.is_empty() {
+        let out = output.map(str::to_string).map_or_else(
+            || match refs::output_name(&path).strip_suffix(".stz") {
+                Some(stem) if !stem.is_empty() => Ok(stem.to_string()),
+                _ => Err(Failure::usage(format!(
+                    "{path} does not end in .stz: name the output with -o"
+                ))),
+            },
+            Ok,
+        )?;
+        let (report, secs) = run_job_from(
+            Box::new(plan::open(&hub, &r, &path, None, &stats)),
+            &out,
+            common,
+            path.clone(),
+            &|src, w, opts, p| pipeline::decompress(src, Some(w), opts, p),
+        )?;
+        if !common.quiet {
+            eprintln!(
+                "{label} → {out}: {} restored, all checksums match, {:.1} s",
+                human(report.raw_bytes),
+                secs
+            );
+        }
+    } else {
+        let out = super::extract_output(input, output)?;
+        let src = Download::new(
+            Arc::clone(&hub),
+            plan::ctx(&r, &path),
+            None,
+            Arc::clone(&stats),
         );
+        super::extract(src, &label, out, tensors, common)?;
+    }
+    if !common.quiet {
+        print_fetched(&hub, &stats);
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ mod progress;
 mod report;
 
 use std::borrow::Cow;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -111,9 +111,19 @@ pub fn run() -> ExitCode {
         Command::Decompress {
             input,
             output,
+            hub,
             tensor,
             common,
-        } if !tensor.is_empty() => extract(input, output.as_deref(), tensor, common),
+        } if stzip::hub::refs::is_hub_ref(input) => {
+            hub::decompress(input, output.as_deref(), hub.as_deref(), tensor, common)
+        }
+        Command::Decompress {
+            input,
+            output,
+            tensor,
+            common,
+            ..
+        } if !tensor.is_empty() => extract_local(input, output.as_deref(), tensor, common),
         Command::Decompress {
             input,
             output,
@@ -259,23 +269,42 @@ fn decompress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<
     })
 }
 
-/// `decompress --tensor`: a safetensors file of the tensors named.
-fn extract(
+/// Where `decompress --tensor` writes: only where `-o` says, as the file
+/// holds just some of the tensors.
+fn extract_output<'a>(input: &str, output: Option<&'a str>) -> Result<&'a str, Failure> {
+    let out = output.ok_or_else(|| {
+        Failure::usage(
+            "--tensor writes a file of only those tensors: name it with -o (`-` for stdout)",
+        )
+    })?;
+    if input == out && input != "-" {
+        return Err(Failure::usage("input and output are the same file"));
+    }
+    Ok(out)
+}
+
+/// `decompress --tensor` of a local `.stz`.
+fn extract_local(
     input: &str,
     output: Option<&str>,
     names: &[String],
     common: &CommonArgs,
 ) -> Result<(), Failure> {
-    let out_path = output.ok_or_else(|| {
-        Failure::usage(
-            "--tensor writes a file of only those tensors: name it with -o (`-` for stdout)",
-        )
-    })?;
-    if input == out_path && input != "-" {
-        return Err(Failure::usage("input and output are the same file"));
-    }
+    let out = extract_output(input, output)?;
+    let src = Input::open_seekable(input, "--tensor")?;
+    extract(src, input, out, names, common)
+}
+
+/// `decompress --tensor`: a safetensors file of the tensors named, read
+/// from `src` (`label` in messages) at the offsets its index gives.
+fn extract(
+    mut src: impl Read + Seek,
+    label: &str,
+    out_path: &str,
+    names: &[String],
+    common: &CommonArgs,
+) -> Result<(), Failure> {
     let opts = options(common)?;
-    let mut src = Input::open_seekable(input, "--tensor")?;
     let mut dst = Output::create(out_path, common.force)?;
     let bar = progress::Bar::new(common.quiet, "extracting");
     let start = Instant::now();
@@ -292,7 +321,7 @@ fn extract(
     dst.commit()?;
     if !common.quiet {
         eprintln!(
-            "{input} → {out_path}: {} tensors, {} written, every chunk checksum matches, {:.1} s",
+            "{label} → {out_path}: {} tensors, {} written, every chunk checksum matches, {:.1} s",
             header.tensors().len(),
             human(header.file_len()),
             start.elapsed().as_secs_f64()

@@ -10,8 +10,14 @@
 //! without progress are retried with exponential backoff, a bounded number
 //! of times, then reported. What a drop costs is only the bytes that were
 //! in flight.
+//!
+//! It also seeks (random access into a remote `.stz`: trailer, index, then
+//! only the frames wanted). After a seek the file is read in bounded
+//! windows, `Range: bytes=N-M`, of 64 KiB doubling up to 16 MiB while the
+//! reads go on in order: a few small reads cost a few small requests, not
+//! the rest of the file pushed down a connection that is then dropped.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -20,6 +26,10 @@ use ureq::{Body, BodyReader};
 
 use super::client::{header, strip_query, transient_status, Ctx, Fetch, Hub};
 use crate::error::{Error, Result};
+
+/// The first window after a seek, and the largest.
+const FIRST_WINDOW: u64 = 64 << 10;
+const MAX_WINDOW: u64 = 16 << 20;
 
 /// Failures in total (with progress in between) before giving up anyway,
 /// so a server that sends a byte and drops forever cannot loop us.
@@ -51,6 +61,13 @@ pub struct Download {
     etag: Option<String>,
     failures: u32,
     total_failures: u32,
+    /// The next open follows a seek or a window's end, not a drop (so it
+    /// is not counted as a resume).
+    planned: bool,
+    /// After a seek: the next window's length (0: to the end of the file),
+    /// and where the open one ends.
+    window: u64,
+    window_end: Option<u64>,
     stats: Arc<FetchStats>,
 }
 
@@ -78,6 +95,9 @@ impl Download {
             etag: None,
             failures: 0,
             total_failures: 0,
+            planned: false,
+            window: 0,
+            window_end: None,
             stats,
         }
     }
@@ -108,9 +128,16 @@ impl Download {
             .location
             .clone()
             .unwrap_or_else(|| self.resolve_url.clone());
-        let range = format!("bytes={}-", self.pos);
+        let window_end = (self.window > 0).then(|| {
+            let end = self.pos.saturating_add(self.window);
+            self.size.map_or(end, |size| end.min(size))
+        });
+        let range = match window_end {
+            Some(end) => format!("bytes={}-{}", self.pos, end.saturating_sub(1)),
+            None => format!("bytes={}-", self.pos),
+        };
         let mut headers: Vec<(&str, &str)> = Vec::new();
-        if self.pos > 0 {
+        if self.pos > 0 || window_end.is_some() {
             headers.push(("Range", &range));
             // If-Range takes a strong validator only.
             if let Some(etag) = self.etag.as_deref().filter(|e| !e.starts_with("W/")) {
@@ -124,6 +151,10 @@ impl Download {
             200 | 206 => {
                 self.accept(resp, status)?;
                 self.location = Some(final_url);
+                if window_end.is_some() {
+                    self.window_end = window_end;
+                    self.window = (self.window * 2).min(MAX_WINDOW);
+                }
                 Ok(Opened::Ready)
             }
             // A signed URL past its expiry: the CDN refuses it.
@@ -208,9 +239,10 @@ impl Download {
                 return Err(Fetch::Transient("connection closed early".into()));
             }
         }
-        if self.pos > 0 {
+        if self.pos > 0 && !self.planned {
             self.stats.resumes.fetch_add(1, Ordering::Relaxed);
         }
+        self.planned = false;
         self.body = Some(body);
         Ok(())
     }
@@ -244,12 +276,24 @@ impl Read for Download {
             if self.size.is_some_and(|size| self.pos >= size) {
                 return Ok(0);
             }
+            if self.window_end == Some(self.pos) {
+                // The window is read: the next one, as planned.
+                self.body = None;
+                self.window_end = None;
+                self.planned = true;
+            }
             if self.body.is_none() {
                 self.open().map_err(io::Error::other)?;
             }
             let Some(body) = self.body.as_mut() else {
                 continue;
             };
+            let room = self
+                .window_end
+                .map_or(buf.len() as u64, |end| end.saturating_sub(self.pos));
+            let buf = buf
+                .get_mut(..room.min(buf.len() as u64) as usize)
+                .unwrap_or_default();
             match body.read(buf) {
                 Ok(0) if self.size.is_none() => return Ok(0),
                 Ok(0) => self
@@ -267,6 +311,43 @@ impl Read for Download {
                     .map_err(io::Error::other)?,
             }
         }
+    }
+}
+
+impl Seek for Download {
+    /// Moves the read position; from the end, the size must be known (the
+    /// listing's, or else a first request learns it).
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => {
+                if self.size.is_none() {
+                    // One byte asked for: the answer's Content-Range tells
+                    // the size.
+                    self.window = 1;
+                    self.open().map_err(io::Error::other)?;
+                    self.window = FIRST_WINDOW;
+                }
+                let size = self.size.ok_or_else(|| {
+                    io::Error::other(Error::HubBadResponse {
+                        what: self.ctx.what(),
+                        reason: "no file size given, so no seeking from its end".into(),
+                    })
+                })?;
+                size.checked_add_signed(d)
+            }
+        };
+        let target = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        if target != self.pos {
+            self.body = None;
+            self.planned = true;
+            self.pos = target;
+            self.window = FIRST_WINDOW;
+            self.window_end = None;
+        }
+        Ok(target)
     }
 }
 

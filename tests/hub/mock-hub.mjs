@@ -245,7 +245,7 @@ for (const owner of fs.readdirSync(reposDir)) {
     const config = fs.existsSync(cfgFile) ? JSON.parse(fs.readFileSync(cfgFile, 'utf8')) : {};
     const files = listFiles(dir).map((rel) => {
       const h = hashFile(path.join(dir, rel));
-      const lfs = rel.endsWith('.safetensors') || h.size > 10 << 20;
+      const lfs = rel.endsWith('.safetensors') || rel.endsWith('.stz') || h.size > 10 << 20;
       if (lfs) blobs.set(h.sha256, path.join(dir, rel));
       return { path: rel, size: h.size, sha256: h.sha256, oid: h.oid, lfs, abs: path.join(dir, rel) };
     });
