@@ -3,7 +3,8 @@
 //! must give a named error (or decode), never panic. A new crash found by
 //! `scripts/fuzz-smoke.sh` or a long run goes here with its fix.
 
-use std::io::Cursor;
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -32,22 +33,7 @@ fn replay(target: &str, data: &[u8]) -> Result<(), Error> {
         "stz_mutate" => replay("stz_decode", &frames_to_stz(data)),
         "stz_decode" | "stz_tensor" => {
             let r = pipeline::decompress(data, Some(std::io::sink()), &one_thread(), &|_| {});
-            let mut cur = Cursor::new(data);
-            if let Ok((raw, _, _)) = stzip::container::read_index(&mut cur) {
-                if let Ok(h) = Header::parse(raw) {
-                    for t in h.tensors() {
-                        let _ = pipeline::decompress_tensor(&mut cur, &t.name, &one_thread());
-                    }
-                    let names: Vec<&str> = h.tensors().iter().map(|t| t.name.as_str()).collect();
-                    let _ = pipeline::extract_tensors(
-                        &mut cur,
-                        &names,
-                        std::io::sink(),
-                        &one_thread(),
-                        &|_| {},
-                    );
-                }
-            }
+            common::random_access_all(data, &one_thread());
             r.map(|_| ())
         }
         other => panic!("no replay for fuzz target {other}"),

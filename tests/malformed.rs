@@ -189,25 +189,7 @@ fn every_malformed_file_gives_its_named_error() {
             }
             // Random access: any answer but a panic (its checks run in
             // another order, so the error may differ).
-            let mut cur = Cursor::new(&data[..]);
-            let (_, p, _) = measure(|| {
-                if let Ok((raw, _, _)) = stzip::container::read_index(&mut cur) {
-                    if let Ok(h) = stzip::safetensors::Header::parse(raw) {
-                        for t in h.tensors() {
-                            let _ = pipeline::decompress_tensor(&mut cur, &t.name, &one_thread());
-                        }
-                        let names: Vec<&str> =
-                            h.tensors().iter().map(|t| t.name.as_str()).collect();
-                        let _ = pipeline::extract_tensors(
-                            &mut cur,
-                            &names,
-                            std::io::sink(),
-                            &one_thread(),
-                            &|_| {},
-                        );
-                    }
-                }
-            });
+            let (_, p, _) = measure(|| common::random_access_all(&data, &one_thread()));
             peak = peak.max(p);
         } else {
             let (r, p, _) = measure(|| {

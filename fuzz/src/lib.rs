@@ -124,7 +124,7 @@ pub fn decode_tensors(data: &[u8]) -> Result<(u64, u64)> {
         assert!(pipeline::decompress_tensor(&mut cur, "\u{0}no such tensor", &opts).is_err());
         // Every tensor decoded alone, so extracting them all succeeds (unless
         // together they pass the output limit), and writes the same data
-        // after a header of its own.
+        // after a header of its own. (With no tensor, nothing was checked.)
         let names: Vec<&str> = header.tensors().iter().map(|t| t.name.as_str()).collect();
         let mut all = HashSink::default();
         match pipeline::extract_tensors(&mut cur, &names, &mut all, &opts, &|_| {}) {
@@ -132,6 +132,7 @@ pub fn decode_tensors(data: &[u8]) -> Result<(u64, u64)> {
                 all.len - sub.raw().len() as u64,
                 sink.len - header.raw().len() as u64
             ),
+            Err(_) if names.is_empty() => {}
             Err(stzip::Error::StzOutputTooLarge { .. }) => {}
             Err(e) => panic!("tensors that decode alone failed to extract together: {e}"),
         }

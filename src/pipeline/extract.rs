@@ -7,7 +7,7 @@ use std::io::{Read, Seek, Write};
 
 use super::{
     check_output_len, decode_chunk, decode_chunk_into, ordered_map_chunks, BufferPool, Options,
-    Progress, Stage,
+    Progress,
 };
 use crate::container::{read_chunk_at, read_index, ChunkHeader, ChunkLocation, StzIndex, Trailer};
 use crate::error::{Error, Result};
@@ -147,12 +147,7 @@ pub fn extract_tensors<R: Read + Seek, W: Write + Send, S: AsRef<str>>(
             output.write_all(out.get(..len).unwrap_or(&[]))?;
             outputs.give(out);
             raw_done += len as u64;
-            progress(Progress {
-                raw_bytes: raw_done,
-                raw_total,
-                stz_bytes: 0,
-                stage: Stage::Coding,
-            });
+            progress(Progress::decoded(raw_done, raw_total));
             Ok(())
         },
     )?;

@@ -93,6 +93,18 @@ pub struct Progress {
     pub stage: Stage,
 }
 
+impl Progress {
+    /// Decoding: `done` of the `total` bytes of the safetensors file.
+    fn decoded(done: u64, total: u64) -> Progress {
+        Progress {
+            raw_bytes: done,
+            raw_total: total,
+            stz_bytes: 0,
+            stage: Stage::Coding,
+        }
+    }
+}
+
 /// The pass a [`Progress`] reports on: lossy compression reads its input
 /// twice, with the step search between the two passes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -752,12 +764,7 @@ pub fn decompress<R: Read, W: Write + Send>(
             }
             raw_done += len as u64;
             outputs.give(out);
-            progress(Progress {
-                raw_bytes: raw_done,
-                raw_total,
-                stz_bytes: 0,
-                stage: Stage::Coding,
-            });
+            progress(Progress::decoded(raw_done, raw_total));
             Ok(())
         },
     )?;

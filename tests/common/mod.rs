@@ -234,3 +234,22 @@ fn half_bits(x: f64) -> u16 {
     }
     h as u16
 }
+
+/// Random access to every tensor of a `.stz` (when its index and header
+/// read): each alone, then all extracted together. Any answer but a panic;
+/// for malformed files, where the checks' order may differ from a full
+/// decode's.
+pub fn random_access_all(data: &[u8], opts: &stzip::pipeline::Options) {
+    let mut cur = std::io::Cursor::new(data);
+    let Ok((raw, _, _)) = stzip::container::read_index(&mut cur) else {
+        return;
+    };
+    let Ok(h) = stzip::safetensors::Header::parse(raw) else {
+        return;
+    };
+    for t in h.tensors() {
+        let _ = stzip::pipeline::decompress_tensor(&mut cur, &t.name, opts);
+    }
+    let names: Vec<&str> = h.tensors().iter().map(|t| t.name.as_str()).collect();
+    let _ = stzip::pipeline::extract_tensors(&mut cur, &names, std::io::sink(), opts, &|_| {});
+}
