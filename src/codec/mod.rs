@@ -15,7 +15,7 @@ pub mod math;
 mod test_rng;
 pub mod transform;
 
-use crate::container::hash::xxh3_64;
+use crate::container::hash::{xxh3_64, Xxh3};
 use crate::error::{Error, Result};
 use crate::safetensors::Dtype;
 
@@ -36,17 +36,18 @@ pub fn transform_of(payload: &[u8]) -> Option<transform::Transform> {
 
 /// Decode any chunk payload of a `dtype` tensor into `out`, whose length the
 /// container states; returns the XXH3-64 of `out`, the chunk's checksum.
-/// (The lossless float model hashes each block as it decodes it, while the
-/// block is in cache: a pass over the chunk less.)
+/// (The lossless float model and plain quantized chunks hash each block as
+/// they decode it, while the block is in cache: a pass over the chunk less.)
 pub fn decode_chunk(dtype: Dtype, payload: &[u8], out: &mut [u8]) -> Result<u64> {
     match payload.first() {
         Some(&METHOD_QUANTIZED) => {
             let mut body = payload.get(1..).unwrap_or(&[]);
-            lossy::decode(dtype, &mut body, out)?;
+            let mut hash = Xxh3::new();
+            lossy::decode(dtype, &mut body, out, Some(&mut hash))?;
             if !body.is_empty() {
                 return Err(Error::CodecCorrupt("trailing bytes after the chunk body"));
             }
-            Ok(xxh3_64(out))
+            Ok(hash.digest())
         }
         Some(&METHOD_TRANSFORMED) => {
             lossy::decode_transformed(dtype, payload.get(1..).unwrap_or(&[]), out)?;

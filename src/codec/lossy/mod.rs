@@ -36,6 +36,7 @@ use crate::codec::entropy::{
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
 use crate::codec::transform::{self, Transform};
+use crate::container::hash::Xxh3;
 use crate::error::{Error, Result};
 use crate::safetensors::Dtype;
 use trellis::Index;
@@ -684,8 +685,15 @@ pub fn decode_transformed(dtype: Dtype, body: &[u8], out: &mut [u8]) -> Result<(
 }
 
 /// Decode a quantized-chunk body (after its method byte) into `out`;
-/// returns its row length.
-pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> {
+/// returns its row length. `hash`, if given, is fed `out` block by block
+/// as it is decoded (while the block is in cache: a pass less than
+/// hashing the chunk afterwards).
+pub fn decode(
+    dtype: Dtype,
+    input: &mut &[u8],
+    out: &mut [u8],
+    hash: Option<&mut Xxh3>,
+) -> Result<usize> {
     if dtype.float_layout().is_none() {
         return Err(Error::CodecCorrupt("quantized chunk of a non-float tensor"));
     }
@@ -775,9 +783,9 @@ pub fn decode(dtype: Dtype, input: &mut &[u8], out: &mut [u8]) -> Result<usize> 
         escape,
     };
     if dependent {
-        decode_values::<true>(&layout, &sc, &tables, &mut dec, &mut bits, out);
+        decode_values::<true>(&layout, &sc, &tables, &mut dec, &mut bits, out, hash);
     } else {
-        decode_values::<false>(&layout, &sc, &tables, &mut dec, &mut bits, out);
+        decode_values::<false>(&layout, &sc, &tables, &mut dec, &mut bits, out, hash);
     }
     dec.finish()?;
     bits.finish_exact()?;
@@ -817,6 +825,7 @@ fn decode_values<const DEPENDENT: bool>(
     dec: &mut RansDecoder,
     bits: &mut BitReader,
     out: &mut [u8],
+    mut hash: Option<&mut Xxh3>,
 ) {
     let &Layout {
         dtype,
@@ -864,6 +873,9 @@ fn decode_values<const DEPENDENT: bool>(
             if let Some(ob) = block.get_mut(i * w..(i + 1) * w) {
                 values::store_bits(raw, ob);
             }
+        }
+        if let Some(h) = hash.as_deref_mut() {
+            h.update(block);
         }
         first += len;
     }

@@ -126,7 +126,7 @@ pub fn decode(dtype: Dtype, body: &[u8], out: &mut [u8]) -> Result<()> {
         ));
     }
     let mut coeff_bytes = vec![0u8; n * 8];
-    let row_len = super::decode(Dtype::F64, &mut inner, &mut coeff_bytes)?;
+    let row_len = super::decode(Dtype::F64, &mut inner, &mut coeff_bytes, None)?;
     if !inner.is_empty() {
         return Err(Error::CodecCorrupt("trailing bytes after the chunk body"));
     }
