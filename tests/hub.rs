@@ -222,6 +222,32 @@ fn tiny_and_sharded_repos_round_trip() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
     assert!(cdn_gets(&mock.log()).is_empty());
+
+    // A safetensors file on the Hub lists from its header alone, as the
+    // same file does locally.
+    mock.reset_log();
+    let url = format!("hf://test/sharded/{}", shards[0]);
+    let o = mock.stzip(&["inspect", "--json", &url], d, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let remote: Value = serde_json::from_slice(&o.stdout).unwrap();
+    std::fs::write(
+        d.join("local.safetensors"),
+        mock.original("test/sharded", &shards[0]),
+    )
+    .unwrap();
+    let o = mock.stzip(&["inspect", "--json", "local.safetensors"], d, &[]);
+    let local: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(remote["tensors"], local["tensors"]);
+    assert_eq!(remote["float_params"], local["float_params"]);
+    let fetched: u64 = cdn_gets(&mock.log())
+        .iter()
+        .map(|e| e["bytes"].as_u64().unwrap())
+        .sum();
+    let size = mock.original("test/sharded", &shards[0]).len() as u64;
+    assert!(
+        fetched < 70_000 && fetched < size,
+        "fetched {fetched} of {size} bytes"
+    );
 }
 
 #[test]
@@ -434,7 +460,7 @@ fn lossy_from_the_hub() {
 /// A `.stz` on the Hub: decompressed whole as it streams in, or tensors
 /// picked by name, fetching only the trailer, the index and their frames in
 /// small Range requests (a few percent of the file here), with the bytes
-/// the local random access gives.
+/// the local random access gives; and listed from its index alone.
 #[test]
 fn tensors_are_picked_from_a_stz_on_the_hub() {
     let work = tempfile::tempdir().unwrap();
@@ -538,6 +564,30 @@ fn tensors_are_picked_from_a_stz_on_the_hub() {
     assert!(gets
         .iter()
         .all(|e| e["range"].as_str().is_some_and(|r| r.starts_with("bytes="))));
+
+    // Its listing: the header and index only.
+    mock.reset_log();
+    let o = mock.stzip(
+        &["inspect", "hf://test/packed/model.stz", "--json"],
+        &d,
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listing: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listing["stz_bytes"], stz.len() as u64);
+    let names: Vec<&str> = listing["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["big.a", "small.b", "big.c", "small.d"]);
+    let log = mock.log();
+    let fetched: u64 = cdn_gets(&log)
+        .iter()
+        .map(|e| e["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(fetched < 200_000, "inspect fetched {fetched} bytes");
 
     // The whole file, streaming; then the errors.
     mock.reset_log();

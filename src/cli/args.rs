@@ -64,11 +64,16 @@ pub enum Command {
     },
     /// List the tensors of a .safetensors or .stz file.
     Inspect {
-        /// A .safetensors or .stz file (`-` for stdin).
+        /// A .safetensors or .stz file, or one on the Hub:
+        /// hf://owner/repo[@rev]/file or a https://huggingface.co/… URL
+        /// (only its header, or a .stz's index, is fetched).
         input: String,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Hub base URL (default: $HF_ENDPOINT, else https://huggingface.co).
+        #[arg(long, value_name = "URL")]
+        hub: Option<String>,
     },
 }
 

@@ -85,6 +85,35 @@ fn connect(input: &str, hub_flag: Option<&str>) -> Result<(Arc<Hub>, RepoRef), F
     Ok((Arc::new(hub), r))
 }
 
+/// [`connect`] for one file of a repo (`kind`, as `.stz`, for messages).
+fn connect_file(
+    input: &str,
+    hub_flag: Option<&str>,
+    kind: &str,
+) -> Result<(Arc<Hub>, RepoRef, String), Failure> {
+    let (hub, r) = connect(input, hub_flag)?;
+    let path = r.file.clone().ok_or_else(|| {
+        Failure::usage(format!(
+            "{input} names a repo: name the {kind} file in it (hf://owner/repo/file{kind})"
+        ))
+    })?;
+    refs::validate_repo_path(&path)?;
+    Ok((hub, r, path))
+}
+
+/// `stzip inspect hf://owner/repo[@rev]/file`: a safetensors file's header,
+/// or a `.stz`'s header and index, with Range requests (the data is not
+/// fetched).
+pub fn inspect(input: &str, hub_flag: Option<&str>, json: bool) -> Result<(), Failure> {
+    let (hub, r, path) = connect_file(input, hub_flag, "")?;
+    let label = format!("hf://{}@{}/{path}", r.repo, r.revision);
+    let stats = Arc::new(FetchStats::default());
+    let mut src = Download::new(hub, plan::ctx(&r, &path), None, stats);
+    // Random access from the first byte: bounded windows, not the file.
+    std::io::Seek::rewind(&mut src)?;
+    super::inspect::list(src, &label, json)
+}
+
 fn print_fetched(hub: &Hub, stats: &FetchStats) {
     eprintln!(
         "fetched {} from {} ({} resumed after a drop, {} signed URLs renewed)",
@@ -105,13 +134,7 @@ pub fn decompress(
     tensors: &[String],
     common: &CommonArgs,
 ) -> Result<(), Failure> {
-    let (hub, r) = connect(input, hub_flag)?;
-    let path = r.file.clone().ok_or_else(|| {
-        Failure::usage(format!(
-            "{input} names a repo: name the .stz file in it (hf://owner/repo/file.stz)"
-        ))
-    })?;
-    refs::validate_repo_path(&path)?;
+    let (hub, r, path) = connect_file(input, hub_flag, ".stz")?;
     let label = format!("hf://{}@{}/{path}", r.repo, r.revision);
     let stats = Arc::new(FetchStats::default());
     if tensors.is_empty() {

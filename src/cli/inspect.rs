@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use serde_json::json;
 use stzip::container::{self, MODE_LOSSY};
@@ -26,13 +26,18 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
             "inspect needs a file path (it seeks to the index)",
         ));
     }
-    let mut file = BufReader::new(File::open(path).map_err(|e| Failure {
+    let file = BufReader::new(File::open(path).map_err(|e| Failure {
         message: format!("cannot open {path}: {e}"),
         code: 1,
     })?);
+    list(file, path, json)
+}
+
+/// The listing of the file `file` reads (`path` in messages): a `.stz`'s
+/// header and index, or a safetensors file's header; nothing else is read.
+pub fn list(mut file: impl Read + Seek, path: &str, json: bool) -> Result<(), Failure> {
     let mut magic = [0u8; 8];
     let n = stzip::io::read_full(&mut file, &mut magic)?;
-    file.seek(SeekFrom::Start(0))?;
     if n == magic.len() && magic == container::MAGIC {
         let (st_header, index, _) = container::read_index(&mut file)?;
         let header = Header::parse(st_header)?;
@@ -62,7 +67,9 @@ pub fn run(path: &str, json: bool) -> Result<(), Failure> {
             .collect();
         super::write_stdout(&listing(path, "stz", &header, &rows, Some(stz_len), json))?;
     } else {
-        let header = Header::read_from(&mut file)?;
+        // The bytes already read, then the rest (no seek back: from the
+        // Hub that would be a second request for the same bytes).
+        let header = Header::read_from(&mut magic.get(..n).unwrap_or(&[]).chain(file))?;
         let rows: Vec<Row> = header
             .tensors()
             .iter()

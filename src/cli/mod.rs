@@ -131,7 +131,10 @@ pub fn run() -> ExitCode {
             ..
         } => decompress(input, output.as_deref(), common),
         Command::Verify { input, common } => verify(input, common),
-        Command::Inspect { input, json } => inspect::run(input, *json),
+        Command::Inspect { input, json, hub } if stzip::hub::refs::is_hub_ref(input) => {
+            hub::inspect(input, hub.as_deref(), *json)
+        }
+        Command::Inspect { input, json, .. } => inspect::run(input, *json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -346,6 +346,9 @@ impl Seek for Download {
             self.pos = target;
             self.window = FIRST_WINDOW;
             self.window_end = None;
+        } else if self.body.is_none() {
+            // Nothing open yet: read in windows from here too.
+            self.window = self.window.max(FIRST_WINDOW);
         }
         Ok(target)
     }
