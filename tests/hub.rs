@@ -594,6 +594,9 @@ fn tensors_are_picked_from_a_stz_on_the_hub() {
     let o = mock.stzip(&["decompress", "hf://test/packed/model.stz"], &d, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(d.join("model")).unwrap(), original);
+    let o = mock.stzip(&["verify", "hf://test/packed/model.stz"], &d, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(": OK — 4 tensors"), "{}", stderr(&o));
     let refused = [
         (
             vec!["hf://test/packed/model.stz", "-t", "nope", "-o", "x"],

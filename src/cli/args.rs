@@ -57,8 +57,12 @@ pub enum Command {
     },
     /// Decode a .stz completely and check every checksum, writing nothing.
     Verify {
-        /// Input .stz file, or `-` for stdin.
+        /// Input .stz file, `-` for stdin, or on the Hub:
+        /// hf://owner/repo[@rev]/file.stz or a https://huggingface.co/… URL.
         input: String,
+        /// Hub base URL (default: $HF_ENDPOINT, else https://huggingface.co).
+        #[arg(long, value_name = "URL")]
+        hub: Option<String>,
         #[command(flatten)]
         common: CommonArgs,
     },

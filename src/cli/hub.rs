@@ -114,6 +114,19 @@ pub fn inspect(input: &str, hub_flag: Option<&str>, json: bool) -> Result<(), Fa
     super::inspect::list(src, &label, json)
 }
 
+/// `stzip verify hf://owner/repo[@rev]/file.stz`: the file streams through
+/// the decoder, nothing is written.
+pub fn verify(input: &str, hub_flag: Option<&str>, common: &CommonArgs) -> Result<(), Failure> {
+    let (hub, r, path) = connect_file(input, hub_flag, ".stz")?;
+    let label = format!("hf://{}@{}/{path}", r.repo, r.revision);
+    let stats = Arc::new(FetchStats::default());
+    super::verify(plan::open(&hub, &r, &path, None, &stats), &label, common)?;
+    if !common.quiet {
+        print_fetched(&hub, &stats);
+    }
+    Ok(())
+}
+
 fn print_fetched(hub: &Hub, stats: &FetchStats) {
     eprintln!(
         "fetched {} from {} ({} resumed after a drop, {} signed URLs renewed)",

@@ -130,7 +130,12 @@ pub fn run() -> ExitCode {
             common,
             ..
         } => decompress(input, output.as_deref(), common),
-        Command::Verify { input, common } => verify(input, common),
+        Command::Verify { input, hub, common } if stzip::hub::refs::is_hub_ref(input) => {
+            hub::verify(input, hub.as_deref(), common)
+        }
+        Command::Verify { input, common, .. } => {
+            Input::open(input).and_then(|src| verify(src, input, common))
+        }
         Command::Inspect { input, json, hub } if stzip::hub::refs::is_hub_ref(input) => {
             hub::inspect(input, hub.as_deref(), *json)
         }
@@ -333,9 +338,10 @@ fn extract(
     Ok(())
 }
 
-fn verify(input: &str, common: &CommonArgs) -> Result<(), Failure> {
+/// `verify`: decode all that `src` (`input` in messages) holds, writing
+/// nothing.
+fn verify(src: impl Read, input: &str, common: &CommonArgs) -> Result<(), Failure> {
     let opts = options(common)?;
-    let src = Input::open(input)?;
     let bar = progress::Bar::new(common.quiet, "verifying");
     let start = Instant::now();
     let report = pipeline::decompress(src, None::<std::io::Sink>, &opts, &|p| bar.update(p))?;
