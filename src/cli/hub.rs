@@ -18,12 +18,16 @@ use std::sync::Arc;
 use stzip::hub::client::Hub;
 use stzip::hub::download::{Download, FetchStats};
 use stzip::hub::plan::{self, Job};
+use stzip::hub::prefetch::Prefetch;
 use stzip::hub::{refs, token, RepoRef, DEFAULT_HUB};
 use stzip::pipeline::{self, LossyOptions};
 
 use super::args::{CommonArgs, LossyArgs};
 use super::files::Output;
-use super::{human, lossy_options, print_summary, run_job_from, tied_from_config, Failure};
+use super::{
+    human, lossy_options, print_restored, print_summary, restored_name, run_job_from,
+    tied_from_config, Failure,
+};
 
 /// Largest config.json read (for the lossy allocation).
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -85,12 +89,46 @@ fn connect(input: &str, hub_flag: Option<&str>) -> Result<(Arc<Hub>, RepoRef), F
     Ok((Arc::new(hub), r))
 }
 
+/// `hf://owner/repo@rev/path`, for messages.
+fn file_label(r: &RepoRef, path: &str) -> String {
+    format!("hf://{}@{}/{path}", r.repo, r.revision)
+}
+
+/// One file of a repo: the Hub, the reference, the file's path and its
+/// [`file_label`].
+struct RepoFile {
+    hub: Arc<Hub>,
+    r: RepoRef,
+    path: String,
+    label: String,
+    stats: Arc<FetchStats>,
+}
+
+impl RepoFile {
+    /// The file from its first byte, read ahead on a second thread.
+    fn stream(&self) -> Prefetch {
+        plan::open(&self.hub, &self.r, &self.path, None, &self.stats)
+    }
+
+    /// The file for random access (it seeks).
+    fn random_access(&self) -> Download {
+        Download::new(
+            Arc::clone(&self.hub),
+            plan::ctx(&self.r, &self.path),
+            None,
+            Arc::clone(&self.stats),
+        )
+    }
+
+    fn print_fetched(&self, common: &CommonArgs) {
+        if !common.quiet {
+            print_fetched(&self.hub, &self.stats);
+        }
+    }
+}
+
 /// [`connect`] for one file of a repo (`kind`, as `.stz`, for messages).
-fn connect_file(
-    input: &str,
-    hub_flag: Option<&str>,
-    kind: &str,
-) -> Result<(Arc<Hub>, RepoRef, String), Failure> {
+fn connect_file(input: &str, hub_flag: Option<&str>, kind: &str) -> Result<RepoFile, Failure> {
     let (hub, r) = connect(input, hub_flag)?;
     let path = r.file.clone().ok_or_else(|| {
         Failure::usage(format!(
@@ -98,32 +136,33 @@ fn connect_file(
         ))
     })?;
     refs::validate_repo_path(&path)?;
-    Ok((hub, r, path))
+    let label = file_label(&r, &path);
+    Ok(RepoFile {
+        hub,
+        r,
+        path,
+        label,
+        stats: Arc::new(FetchStats::default()),
+    })
 }
 
 /// `stzip inspect hf://owner/repo[@rev]/file`: a safetensors file's header,
 /// or a `.stz`'s header and index, with Range requests (the data is not
 /// fetched).
 pub fn inspect(input: &str, hub_flag: Option<&str>, json: bool) -> Result<(), Failure> {
-    let (hub, r, path) = connect_file(input, hub_flag, "")?;
-    let label = format!("hf://{}@{}/{path}", r.repo, r.revision);
-    let stats = Arc::new(FetchStats::default());
-    let mut src = Download::new(hub, plan::ctx(&r, &path), None, stats);
+    let file = connect_file(input, hub_flag, "")?;
+    let mut src = file.random_access();
     // Random access from the first byte: bounded windows, not the file.
     std::io::Seek::rewind(&mut src)?;
-    super::inspect::list(src, &label, json)
+    super::inspect::list(src, &file.label, json)
 }
 
 /// `stzip verify hf://owner/repo[@rev]/file.stz`: the file streams through
 /// the decoder, nothing is written.
 pub fn verify(input: &str, hub_flag: Option<&str>, common: &CommonArgs) -> Result<(), Failure> {
-    let (hub, r, path) = connect_file(input, hub_flag, ".stz")?;
-    let label = format!("hf://{}@{}/{path}", r.repo, r.revision);
-    let stats = Arc::new(FetchStats::default());
-    super::verify(plan::open(&hub, &r, &path, None, &stats), &label, common)?;
-    if !common.quiet {
-        print_fetched(&hub, &stats);
-    }
+    let file = connect_file(input, hub_flag, ".stz")?;
+    super::verify(file.stream(), &file.label, common)?;
+    file.print_fetched(common);
     Ok(())
 }
 
@@ -147,46 +186,25 @@ pub fn decompress(
     tensors: &[String],
     common: &CommonArgs,
 ) -> Result<(), Failure> {
-    let (hub, r, path) = connect_file(input, hub_flag, ".stz")?;
-    let label = format!("hf://{}@{}/{path}", r.repo, r.revision);
-    let stats = Arc::new(FetchStats::default());
+    let file = connect_file(input, hub_flag, ".stz")?;
     if tensors.is_empty() {
-        let out = output.map(str::to_string).map_or_else(
-            || match refs::output_name(&path).strip_suffix(".stz") {
-                Some(stem) if !stem.is_empty() => Ok(stem.to_string()),
-                _ => Err(Failure::usage(format!(
-                    "{path} does not end in .stz: name the output with -o"
-                ))),
-            },
-            Ok,
-        )?;
+        let out = match output {
+            Some(o) => o.to_string(),
+            None => restored_name(&refs::output_name(&file.path))?,
+        };
         let (report, secs) = run_job_from(
-            Box::new(plan::open(&hub, &r, &path, None, &stats)),
+            Box::new(file.stream()),
             &out,
             common,
-            path.clone(),
-            &|src, w, opts, p| pipeline::decompress(src, Some(w), opts, p),
+            file.path.clone(),
+            &mut |src, w, opts, p| pipeline::decompress(src, Some(w), opts, p),
         )?;
-        if !common.quiet {
-            eprintln!(
-                "{label} → {out}: {} restored, all checksums match, {:.1} s",
-                human(report.raw_bytes),
-                secs
-            );
-        }
+        print_restored(&file.label, &out, &report, secs, common);
     } else {
         let out = super::extract_output(input, output)?;
-        let src = Download::new(
-            Arc::clone(&hub),
-            plan::ctx(&r, &path),
-            None,
-            Arc::clone(&stats),
-        );
-        super::extract(src, &label, out, tensors, common)?;
+        super::extract(file.random_access(), &file.label, out, tensors, common)?;
     }
-    if !common.quiet {
-        print_fetched(&hub, &stats);
-    }
+    file.print_fetched(common);
     Ok(())
 }
 
@@ -274,7 +292,7 @@ impl Run<'_> {
         out: &str,
         tied: Option<bool>,
     ) -> Result<(), Failure> {
-        let label = format!("hf://{}@{}/{path}", self.r.repo, self.r.revision);
+        let label = file_label(self.r, path);
         let verb = path.to_string();
         let (report, secs) = match lossy_options(self.lossy, tied) {
             None => run_job_from(
@@ -282,7 +300,7 @@ impl Run<'_> {
                 out,
                 self.common,
                 verb,
-                &|src, w, opts, p| pipeline::compress(src, w, opts, p),
+                &mut |src, w, opts, p| pipeline::compress(src, w, opts, p),
             )?,
             Some(lossy) => {
                 let lossy: LossyOptions = lossy;
@@ -291,7 +309,7 @@ impl Run<'_> {
                     out,
                     self.common,
                     verb,
-                    &|_, w, opts, p| {
+                    &mut |_, w, opts, p| {
                         let mut open = || Ok(plan::open(self.hub, self.r, path, size, self.stats));
                         pipeline::compress_lossy(&mut open, w, opts, &lossy, p)
                     },

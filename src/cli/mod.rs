@@ -250,31 +250,37 @@ fn decompress(input: &str, output: Option<&str>, common: &CommonArgs) -> Result<
     let out_path = match output {
         Some(o) => o.to_string(),
         None if input == "-" => "-".to_string(),
-        None => match input.strip_suffix(".stz") {
-            Some(stem) if !stem.is_empty() => stem.to_string(),
-            _ => {
-                return Err(Failure::usage(format!(
-                    "{input} does not end in .stz: name the output with -o"
-                )))
-            }
-        },
+        None => restored_name(input)?,
     };
-    run_job(
+    let (report, secs) = run_job(
         input,
         &out_path,
         common,
         "decompressing",
         |r, w, opts, p| pipeline::decompress(r, Some(w), opts, p),
-    )
-    .map(|(report, secs)| {
-        if !common.quiet {
-            eprintln!(
-                "{input} → {out_path}: {} restored, all checksums match, {:.1} s",
-                human(report.raw_bytes),
-                secs
-            );
-        }
-    })
+    )?;
+    print_restored(input, &out_path, &report, secs, common);
+    Ok(())
+}
+
+/// The default output of decompressing `name`: the name without `.stz`.
+fn restored_name(name: &str) -> Result<String, Failure> {
+    match name.strip_suffix(".stz") {
+        Some(stem) if !stem.is_empty() => Ok(stem.to_string()),
+        _ => Err(Failure::usage(format!(
+            "{name} does not end in .stz: name the output with -o"
+        ))),
+    }
+}
+
+/// The summary of a whole decompression (unless `--quiet`).
+fn print_restored(label: &str, out_path: &str, report: &Report, secs: f64, common: &CommonArgs) {
+    if !common.quiet {
+        eprintln!(
+            "{label} → {out_path}: {} restored, all checksums match, {secs:.1} s",
+            human(report.raw_bytes),
+        );
+    }
 }
 
 /// Where `decompress --tensor` writes: only where `-o` says, as the file
@@ -312,27 +318,18 @@ fn extract(
     names: &[String],
     common: &CommonArgs,
 ) -> Result<(), Failure> {
-    let opts = options(common)?;
-    let mut dst = Output::create(out_path, common.force)?;
-    let bar = progress::Bar::new(common.quiet, "extracting");
-    let start = Instant::now();
-    let result = pipeline::extract_tensors(&mut src, names, &mut dst, &opts, &|p| bar.update(p));
-    bar.finish();
-    let header = match result {
-        Ok(header) => header,
-        Err(e) => {
-            dst.discard();
-            return Err(e.into());
-        }
-    };
-    dst.flush()?;
-    dst.commit()?;
+    let (header, secs) = run_job_from(
+        Box::new(std::io::empty()),
+        out_path,
+        common,
+        "extracting",
+        &mut |_, w, opts, p| pipeline::extract_tensors(&mut src, names, w, opts, p),
+    )?;
     if !common.quiet {
         eprintln!(
-            "{label} → {out_path}: {} tensors, {} written, every chunk checksum matches, {:.1} s",
+            "{label} → {out_path}: {} tensors, {} written, every chunk checksum matches, {secs:.1} s",
             header.tensors().len(),
             human(header.file_len()),
-            start.elapsed().as_secs_f64()
         );
     }
     Ok(())
@@ -357,13 +354,15 @@ fn verify(src: impl Read, input: &str, common: &CommonArgs) -> Result<(), Failur
     Ok(())
 }
 
-/// A compression or decompression job: input, output, options, progress.
-type Job<'a> = dyn Fn(
+/// A job writing one output: input, output, options, progress; it gives
+/// a report (compression, decompression) or the header written
+/// (extraction).
+type Job<'a, T> = dyn FnMut(
         Box<dyn Read>,
         &mut Output,
         &Options,
         &(dyn Fn(pipeline::Progress) + Sync),
-    ) -> stzip::Result<Report>
+    ) -> stzip::Result<T>
     + 'a;
 
 /// Open input and output, run the job with a progress bar, and commit the
@@ -373,7 +372,7 @@ fn run_job(
     output: &str,
     common: &CommonArgs,
     verb: &'static str,
-    job: impl Fn(
+    mut job: impl FnMut(
         Box<dyn Read>,
         &mut Output,
         &Options,
@@ -385,17 +384,17 @@ fn run_job(
     }
     options(common)?;
     let src = Input::open(input)?;
-    run_job_from(Box::new(src), output, common, verb, &job)
+    run_job_from(Box::new(src), output, common, verb, &mut job)
 }
 
 /// [`run_job`] over an input that is already open.
-fn run_job_from(
+fn run_job_from<T>(
     src: Box<dyn Read>,
     output: &str,
     common: &CommonArgs,
     verb: impl Into<Cow<'static, str>>,
-    job: &Job,
-) -> Result<(Report, f64), Failure> {
+    job: &mut Job<T>,
+) -> Result<(T, f64), Failure> {
     let opts = options(common)?;
     let mut dst = Output::create(output, common.force)?;
     let bar = progress::Bar::new(common.quiet, verb);

@@ -30,7 +30,7 @@ pub const MAX_HEADER_LEN: u64 = 100_000_000;
 pub(super) const PREFIX_LEN: usize = 8;
 
 /// The key under which free-form string metadata lives.
-const METADATA_KEY: &str = "__metadata__";
+pub(super) const METADATA_KEY: &str = "__metadata__";
 
 /// One tensor entry of the header.
 #[derive(Debug, Clone, PartialEq, Eq)]

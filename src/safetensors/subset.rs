@@ -1,7 +1,7 @@
 //! The header of a safetensors file that holds some of another file's
 //! tensors: what extracting tensors by name writes before their data.
 
-use super::header::PREFIX_LEN;
+use super::header::{METADATA_KEY, PREFIX_LEN};
 use super::{Header, TensorInfo};
 use crate::error::{Error, Result};
 
@@ -50,7 +50,7 @@ fn subset_json<'a>(
     let mut entries = Vec::new();
     if let Some(m) = metadata {
         let map = serde_json::to_string(m).map_err(|_| Error::Internal("JSON metadata"))?;
-        entries.push(format!("\"__metadata__\":{map}"));
+        entries.push(format!("{}:{map}", quote(METADATA_KEY)?));
     }
     let mut offset = 0u64;
     for t in tensors {
