@@ -518,3 +518,138 @@ fn decompress_picks_tensors_by_name() {
         "no output on failure"
     );
 }
+
+/// A second model unlike [`sample`]: shards of one model differ.
+fn other_sample() -> Vec<u8> {
+    let mut rng = Rng(22);
+    safetensors(
+        &[(
+            "h.1.weight",
+            "F32",
+            vec![16, 48],
+            f32_gauss(&mut rng, 768, 0.05),
+        )],
+        None,
+        0,
+    )
+}
+
+#[test]
+fn several_inputs_each_go_to_their_default_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (sample(), other_sample());
+    std::fs::write(dir.path().join("a.safetensors"), &a).unwrap();
+    std::fs::write(dir.path().join("b.safetensors"), &b).unwrap();
+
+    let o = stzip(&["compress", "a.safetensors", "b.safetensors"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a.safetensors → a.safetensors.stz")
+            && stderr(&o).contains("b.safetensors → b.safetensors.stz"),
+        "{}",
+        stderr(&o)
+    );
+    let o = stzip(
+        &["verify", "a.safetensors.stz", "b.safetensors.stz"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches(": OK").count(), 2, "{}", stderr(&o));
+
+    std::fs::remove_file(dir.path().join("a.safetensors")).unwrap();
+    std::fs::remove_file(dir.path().join("b.safetensors")).unwrap();
+    let o = stzip(
+        &["decompress", "-q", "a.safetensors.stz", "b.safetensors.stz"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.path().join("a.safetensors")).unwrap(), a);
+    assert_eq!(std::fs::read(dir.path().join("b.safetensors")).unwrap(), b);
+
+    // Tables headed by their file, as `ls` heads directories.
+    let o = stzip(
+        &["inspect", "a.safetensors.stz", "b.safetensors"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("a.safetensors.stz:\nname "), "{text}");
+    let second = text
+        .find("\n\nb.safetensors:\nname ")
+        .expect("second heading");
+    assert!(text[..second].contains("layer.weight"), "{text}");
+    assert!(text[second..].contains("h.1.weight"), "{text}");
+
+    // JSON: one document per file, in order.
+    let o = stzip(
+        &["inspect", "--json", "a.safetensors.stz", "b.safetensors"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&o.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let files: Vec<_> = docs.iter().map(|d| d["file"].as_str().unwrap()).collect();
+    assert_eq!(files, ["a.safetensors.stz", "b.safetensors"]);
+    assert_eq!(docs[1]["tensors"][0]["name"], "h.1.weight");
+}
+
+#[test]
+fn a_failing_input_among_several_does_not_stop_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.safetensors"), sample()).unwrap();
+    std::fs::write(dir.path().join("b.safetensors"), other_sample()).unwrap();
+    let o = stzip(
+        &[
+            "compress",
+            "a.safetensors",
+            "missing.safetensors",
+            "b.safetensors",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("stzip: missing.safetensors: cannot open missing.safetensors"),
+        "{err}"
+    );
+    assert!(err.ends_with("stzip: 1 of 3 inputs failed\n"), "{err}");
+    assert!(dir.path().join("a.safetensors.stz").exists());
+    assert!(dir.path().join("b.safetensors.stz").exists());
+
+    let o = stzip(&["verify", "missing.stz", "a.safetensors.stz"], dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // An existing output is a usage error (2): the worst code wins.
+    let o = stzip(
+        &["decompress", "missing.stz", "a.safetensors.stz"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("stzip: a.safetensors.stz: a.safetensors already exists"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).ends_with("stzip: 2 of 2 inputs failed\n"));
+
+    // What names one output, or reads stdin, takes one input: refused
+    // before anything runs.
+    for args in [
+        &["compress", "-o", "x.stz", "a.safetensors", "b.safetensors"][..],
+        &["compress", "a.safetensors", "-"],
+        &[
+            "decompress",
+            "-t",
+            "h.1.weight",
+            "a.safetensors.stz",
+            "b.safetensors.stz",
+        ],
+    ] {
+        let o = stzip(args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+    assert!(!dir.path().join("x.stz").exists());
+}

@@ -17,8 +17,10 @@ pub enum Command {
     Compress {
         /// Input .safetensors file, `-` for stdin (lossless only), or on the
         /// Hub: hf://owner/repo[@rev][/file] or a https://huggingface.co/…
-        /// URL (token from HF_TOKEN or ~/.cache/huggingface/token).
-        input: String,
+        /// URL (token from HF_TOKEN or ~/.cache/huggingface/token). Several
+        /// inputs (shards) are compressed in turn, each to its default output.
+        #[arg(required = true, value_name = "INPUT")]
+        inputs: Vec<String>,
         /// Output file (default: INPUT.stz; `-` for stdout). For a whole
         /// Hub repo, a directory (default: the repo's name).
         #[arg(short, long)]
@@ -39,7 +41,9 @@ pub enum Command {
     Decompress {
         /// Input .stz file, `-` for stdin, or on the Hub:
         /// hf://owner/repo[@rev]/file.stz or a https://huggingface.co/… URL.
-        input: String,
+        /// Several inputs are restored in turn, each to its name without .stz.
+        #[arg(required = true, value_name = "INPUT")]
+        inputs: Vec<String>,
         /// Output file (default: INPUT without .stz; `-` for stdout).
         #[arg(short, long)]
         output: Option<String>,
@@ -59,7 +63,9 @@ pub enum Command {
     Verify {
         /// Input .stz file, `-` for stdin, or on the Hub:
         /// hf://owner/repo[@rev]/file.stz or a https://huggingface.co/… URL.
-        input: String,
+        /// Several inputs are verified in turn.
+        #[arg(required = true, value_name = "INPUT")]
+        inputs: Vec<String>,
         /// Hub base URL (default: $HF_ENDPOINT, else https://huggingface.co).
         #[arg(long, value_name = "URL")]
         hub: Option<String>,
@@ -70,8 +76,10 @@ pub enum Command {
     Inspect {
         /// A .safetensors or .stz file, or one on the Hub:
         /// hf://owner/repo[@rev]/file or a https://huggingface.co/… URL
-        /// (only its header, or a .stz's index, is fetched).
-        input: String,
+        /// (only its header, or a .stz's index, is fetched). Several inputs
+        /// are listed in turn (with --json, one JSON document each).
+        #[arg(required = true, value_name = "INPUT")]
+        inputs: Vec<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -79,6 +87,18 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         hub: Option<String>,
     },
+}
+
+impl Command {
+    /// The input files named (at least one: clap requires it).
+    pub fn inputs(&self) -> &[String] {
+        match self {
+            Command::Compress { inputs, .. }
+            | Command::Decompress { inputs, .. }
+            | Command::Verify { inputs, .. }
+            | Command::Inspect { inputs, .. } => inputs,
+        }
+    }
 }
 
 #[derive(Args)]

@@ -79,14 +79,73 @@ fn io_message(e: &std::io::Error) -> String {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
+    let result = match cli.command.inputs() {
+        [input] => run_one(&cli.command, input),
+        inputs => run_each(&cli.command, inputs),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("stzip: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Several inputs (the shards of a model, say), each as if it were named
+/// alone with no `-o`. A failure is reported and the rest still run, as
+/// gzip and zstd do; the exit code is the worst one.
+fn run_each(command: &Command, inputs: &[String]) -> Result<(), Failure> {
+    let (output, tensors) = match command {
+        Command::Compress { output, .. } => (output.as_ref(), &[][..]),
+        Command::Decompress { output, tensor, .. } => (output.as_ref(), tensor.as_slice()),
+        Command::Verify { .. } | Command::Inspect { .. } => (None, &[][..]),
+    };
+    if output.is_some() {
+        return Err(Failure::usage(
+            "-o names one output: with several inputs each goes to its default name",
+        ));
+    }
+    if !tensors.is_empty() {
+        return Err(Failure::usage("--tensor takes one input file"));
+    }
+    if inputs.iter().any(|i| i == "-") {
+        return Err(Failure::usage("`-` (stdin) can only be the one input"));
+    }
+    // Tables of several files are told apart as `ls` tells directories.
+    let headed = matches!(command, Command::Inspect { json: false, .. });
+    let mut worst: Option<Failure> = None;
+    let mut failed = 0;
+    for (i, input) in inputs.iter().enumerate() {
+        let heading = || write_stdout(&format!("{}{input}:\n", if i > 0 { "\n" } else { "" }));
+        let done = if headed { heading() } else { Ok(()) };
+        if let Err(f) = done.and_then(|()| run_one(command, input)) {
+            eprintln!("stzip: {input}: {}", f.message);
+            failed += 1;
+            if worst.as_ref().is_none_or(|w| f.code > w.code) {
+                worst = Some(f);
+            }
+        }
+    }
+    match worst {
+        None => Ok(()),
+        Some(f) => Err(Failure {
+            message: format!("{failed} of {} inputs failed", inputs.len()),
+            code: f.code,
+        }),
+    }
+}
+
+/// The command for one of its inputs.
+fn run_one(command: &Command, input: &str) -> Result<(), Failure> {
+    match command {
         Command::Compress {
-            input,
             output,
             hub,
             lossy,
             json,
             common,
+            ..
         } => {
             let to_stdout = output.as_deref().unwrap_or(input) == "-";
             if *json && to_stdout {
@@ -109,44 +168,31 @@ pub fn run() -> ExitCode {
             }
         }
         Command::Decompress {
-            input,
             output,
             hub,
             tensor,
             common,
+            ..
         } if stzip::hub::refs::is_hub_ref(input) => {
             hub::decompress(input, output.as_deref(), hub.as_deref(), tensor, common)
         }
         Command::Decompress {
-            input,
             output,
             tensor,
             common,
             ..
         } if !tensor.is_empty() => extract_local(input, output.as_deref(), tensor, common),
-        Command::Decompress {
-            input,
-            output,
-            common,
-            ..
-        } => decompress(input, output.as_deref(), common),
-        Command::Verify { input, hub, common } if stzip::hub::refs::is_hub_ref(input) => {
+        Command::Decompress { output, common, .. } => decompress(input, output.as_deref(), common),
+        Command::Verify { hub, common, .. } if stzip::hub::refs::is_hub_ref(input) => {
             hub::verify(input, hub.as_deref(), common)
         }
-        Command::Verify { input, common, .. } => {
+        Command::Verify { common, .. } => {
             Input::open(input).and_then(|src| verify(src, input, common))
         }
-        Command::Inspect { input, json, hub } if stzip::hub::refs::is_hub_ref(input) => {
+        Command::Inspect { json, hub, .. } if stzip::hub::refs::is_hub_ref(input) => {
             hub::inspect(input, hub.as_deref(), *json)
         }
-        Command::Inspect { input, json, .. } => inspect::run(input, *json),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            eprintln!("stzip: {}", f.message);
-            ExitCode::from(f.code)
-        }
+        Command::Inspect { json, .. } => inspect::run(input, *json),
     }
 }
 
