@@ -358,7 +358,7 @@ fn extract_local(
 /// `decompress --tensor`: a safetensors file of the tensors named, read
 /// from `src` (`label` in messages) at the offsets its index gives.
 fn extract(
-    mut src: impl Read + Seek,
+    mut src: impl Read + Seek + Send,
     label: &str,
     out_path: &str,
     names: &[String],
@@ -383,7 +383,7 @@ fn extract(
 
 /// `verify`: decode all that `src` (`input` in messages) holds, writing
 /// nothing.
-fn verify(src: impl Read, input: &str, common: &CommonArgs) -> Result<(), Failure> {
+fn verify(src: impl Read + Send, input: &str, common: &CommonArgs) -> Result<(), Failure> {
     let opts = options(common)?;
     let bar = progress::Bar::new(common.quiet, "verifying");
     let start = Instant::now();
@@ -404,7 +404,7 @@ fn verify(src: impl Read, input: &str, common: &CommonArgs) -> Result<(), Failur
 /// a report (compression, decompression) or the header written
 /// (extraction).
 type Job<'a, T> = dyn FnMut(
-        Box<dyn Read>,
+        Box<dyn Read + Send>,
         &mut Output,
         &Options,
         &(dyn Fn(pipeline::Progress) + Sync),
@@ -419,7 +419,7 @@ fn run_job(
     common: &CommonArgs,
     verb: &'static str,
     mut job: impl FnMut(
-        Box<dyn Read>,
+        Box<dyn Read + Send>,
         &mut Output,
         &Options,
         &(dyn Fn(pipeline::Progress) + Sync),
@@ -435,7 +435,7 @@ fn run_job(
 
 /// [`run_job`] over an input that is already open.
 fn run_job_from<T>(
-    src: Box<dyn Read>,
+    src: Box<dyn Read + Send>,
     output: &str,
     common: &CommonArgs,
     verb: impl Into<Cow<'static, str>>,

@@ -100,7 +100,7 @@ pub fn decompress_tensor<R: Read + Seek>(
 /// writing them as they come: memory stays at the chunks in flight however
 /// large the tensors. Each tensor's bytes are what a full decompression
 /// gives for it. Returns the header written.
-pub fn extract_tensors<R: Read + Seek, W: Write + Send, S: AsRef<str>>(
+pub fn extract_tensors<R: Read + Seek + Send, W: Write + Send, S: AsRef<str>>(
     r: &mut R,
     names: &[S],
     mut output: W,

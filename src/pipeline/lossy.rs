@@ -225,7 +225,7 @@ pub(super) fn check_target(target: Target) -> Result<()> {
 
 /// Compress with a quantizer step chosen to meet `lossy.target`.
 /// `open` is called twice and must return the same bytes each time.
-pub fn compress_lossy<R: Read, W: Write + Send>(
+pub fn compress_lossy<R: Read + Send, W: Write + Send>(
     open: &mut dyn FnMut() -> Result<R>,
     output: W,
     opts: &Options,
@@ -274,7 +274,7 @@ pub fn compress_lossy<R: Read, W: Write + Send>(
 /// The statistics pass over a whole file: chunks are measured on the
 /// worker threads and recorded in file order, so the statistics (and the
 /// output) do not depend on the thread count.
-fn gather<R: Read>(
+fn gather<R: Read + Send>(
     input: R,
     opts: &Options,
     lossy: &LossyOptions,
@@ -290,7 +290,6 @@ fn gather<R: Read>(
     let mut next = plan.iter();
     ordered_map(
         opts.threads,
-        opts.in_flight(),
         || {
             let Some(chunk) = next.next() else {
                 return Ok(None);

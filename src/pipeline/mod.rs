@@ -76,6 +76,8 @@ pub(crate) fn check_output_len(declared: u64, limit: u64) -> Result<()> {
 }
 
 impl Options {
+    /// Chunks in memory at once: up to two per thread (one being coded,
+    /// one finished ahead of its turn; see [`parallel::ordered_map`]).
     fn in_flight(&self) -> usize {
         self.threads.max(1) * 2
     }
@@ -383,7 +385,7 @@ fn encode_chunk_in(
 }
 
 /// Compress a safetensors stream into a `.stz` stream (lossless).
-pub fn compress<R: Read, W: Write + Send>(
+pub fn compress<R: Read + Send, W: Write + Send>(
     input: R,
     output: W,
     opts: &Options,
@@ -497,7 +499,7 @@ impl<W: Write> Assembler<W> {
 /// Reads every chunk of `data`, codes it on the worker threads (lossy at
 /// the tensor's step when it has one; chunk `i` in `domains[i]` when the
 /// statistics pass found it) and writes the container in order.
-fn encode_file<R: Read, W: Write + Send>(
+fn encode_file<R: Read + Send, W: Write + Send>(
     header: &Header,
     mut data: safetensors::DataReader<R>,
     output: W,
@@ -552,13 +554,13 @@ fn encode_file<R: Read, W: Write + Send>(
     Ok(report)
 }
 
-fn ordered_map_chunks<J: Send, O: Send>(
+fn ordered_map_chunks<J, O: Send>(
     opts: &Options,
-    produce: impl FnMut() -> Result<Option<J>>,
+    produce: impl FnMut() -> Result<Option<J>> + Send,
     work: impl Fn(J) -> Result<O> + Sync,
     consume: impl FnMut(O) -> Result<()> + Send,
 ) -> Result<()> {
-    parallel::ordered_map(opts.threads, opts.in_flight(), produce, work, consume)
+    parallel::ordered_map(opts.threads, produce, work, consume)
 }
 
 /// Where decoded chunks must land: the tensor and the bytes left in it.
@@ -707,7 +709,7 @@ impl BufferPool {
 /// Decompress a `.stz` stream, writing the safetensors file to `output`
 /// (or nowhere, for `verify`). Every chunk checksum and the whole-file
 /// checksum are checked.
-pub fn decompress<R: Read, W: Write + Send>(
+pub fn decompress<R: Read + Send, W: Write + Send>(
     input: R,
     mut output: Option<W>,
     opts: &Options,
