@@ -138,6 +138,7 @@ fn run_each(command: &Command, inputs: &[String]) -> Result<(), Failure> {
 
 /// The command for one of its inputs.
 fn run_one(command: &Command, input: &str) -> Result<(), Failure> {
+    let on_hub = stzip::hub::refs::is_hub_ref(input);
     match command {
         Command::Compress {
             output,
@@ -152,7 +153,7 @@ fn run_one(command: &Command, input: &str) -> Result<(), Failure> {
                 Err(Failure::usage(
                     "--json prints the report on stdout, where the .stz is going: give -o FILE",
                 ))
-            } else if stzip::hub::refs::is_hub_ref(input) {
+            } else if on_hub {
                 hub::compress(
                     input,
                     output.as_deref(),
@@ -173,9 +174,7 @@ fn run_one(command: &Command, input: &str) -> Result<(), Failure> {
             tensor,
             common,
             ..
-        } if stzip::hub::refs::is_hub_ref(input) => {
-            hub::decompress(input, output.as_deref(), hub.as_deref(), tensor, common)
-        }
+        } if on_hub => hub::decompress(input, output.as_deref(), hub.as_deref(), tensor, common),
         Command::Decompress {
             output,
             tensor,
@@ -183,15 +182,11 @@ fn run_one(command: &Command, input: &str) -> Result<(), Failure> {
             ..
         } if !tensor.is_empty() => extract_local(input, output.as_deref(), tensor, common),
         Command::Decompress { output, common, .. } => decompress(input, output.as_deref(), common),
-        Command::Verify { hub, common, .. } if stzip::hub::refs::is_hub_ref(input) => {
-            hub::verify(input, hub.as_deref(), common)
-        }
+        Command::Verify { hub, common, .. } if on_hub => hub::verify(input, hub.as_deref(), common),
         Command::Verify { common, .. } => {
             Input::open(input).and_then(|src| verify(src, input, common))
         }
-        Command::Inspect { json, hub, .. } if stzip::hub::refs::is_hub_ref(input) => {
-            hub::inspect(input, hub.as_deref(), *json)
-        }
+        Command::Inspect { json, hub, .. } if on_hub => hub::inspect(input, hub.as_deref(), *json),
         Command::Inspect { json, .. } => inspect::run(input, *json),
     }
 }

@@ -6,8 +6,7 @@
 use std::io::{Read, Seek, Write};
 
 use super::{
-    check_output_len, decode_chunk, decode_chunk_into, ordered_map_chunks, BufferPool, Options,
-    Progress,
+    check_output_len, decode_chunk, decode_chunk_into, parallel, BufferPool, Options, Progress,
 };
 use crate::container::{read_chunk_at, read_index, ChunkHeader, ChunkLocation, StzIndex, Trailer};
 use crate::error::{Error, Result};
@@ -127,8 +126,8 @@ pub fn extract_tensors<R: Read + Seek + Send, W: Write + Send, S: AsRef<str>>(
     let payloads = BufferPool::new(opts.in_flight() + 2);
     let outputs = BufferPool::new(opts.in_flight() + 2);
     let mut next = jobs.iter();
-    ordered_map_chunks(
-        opts,
+    parallel::ordered_map(
+        opts.threads,
         || {
             let Some(&(dtype, loc)) = next.next() else {
                 return Ok(None);

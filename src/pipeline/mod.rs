@@ -76,10 +76,9 @@ pub(crate) fn check_output_len(declared: u64, limit: u64) -> Result<()> {
 }
 
 impl Options {
-    /// Chunks in memory at once: up to two per thread (one being coded,
-    /// one finished ahead of its turn; see [`parallel::ordered_map`]).
+    /// Chunks in memory at once (see [`parallel::jobs_in_flight`]).
     fn in_flight(&self) -> usize {
-        self.threads.max(1) * 2
+        parallel::jobs_in_flight(self.threads)
     }
 }
 
@@ -517,8 +516,8 @@ fn encode_file<R: Read + Send, W: Write + Send>(
     // Chunk buffers go round from the reader through the coder to the
     // assembler and back.
     let pool = BufferPool::new(opts.in_flight() + 2);
-    ordered_map_chunks(
-        opts,
+    parallel::ordered_map(
+        opts.threads,
         || {
             let Some((&chunk, &domain)) = next.next() else {
                 return Ok(None);
@@ -552,15 +551,6 @@ fn encode_file<R: Read + Send, W: Write + Send>(
         stage: Stage::Coding,
     });
     Ok(report)
-}
-
-fn ordered_map_chunks<J, O: Send>(
-    opts: &Options,
-    produce: impl FnMut() -> Result<Option<J>> + Send,
-    work: impl Fn(J) -> Result<O> + Sync,
-    consume: impl FnMut(O) -> Result<()> + Send,
-) -> Result<()> {
-    parallel::ordered_map(opts.threads, produce, work, consume)
 }
 
 /// Where decoded chunks must land: the tensor and the bytes left in it.
@@ -733,8 +723,8 @@ pub fn decompress<R: Read + Send, W: Write + Send>(
     // over, not grown and zeroed.
     let payloads = BufferPool::new(opts.in_flight() + 2);
     let outputs = BufferPool::new(opts.in_flight() + 2);
-    ordered_map_chunks(
-        opts,
+    parallel::ordered_map(
+        opts.threads,
         || {
             let mut payload = payloads.take();
             let Some(ch) = reader.next_chunk(&mut payload)? else {

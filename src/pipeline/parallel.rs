@@ -20,6 +20,12 @@ use std::sync::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 
+/// Jobs (or their results) out at once with `threads` threads: one being
+/// worked on and at most one parked per thread.
+pub fn jobs_in_flight(threads: usize) -> usize {
+    2 * threads.max(1)
+}
+
 /// Run `produce` → `work` → `consume` on `threads` threads, in order.
 ///
 /// `produce` returns `Ok(None)` when done. The first error in job order
@@ -47,7 +53,7 @@ where
         turns: Mutex::new(Turns {
             next: 0,
             parked: BTreeMap::new(),
-            park_limit: threads,
+            park_limit: jobs_in_flight(threads) - threads,
             error: None,
         }),
         changed: Condvar::new(),
