@@ -25,6 +25,7 @@ const GOLDEN: &[(&str, usize, u64)] = &[
     ("v1-lossy-dq.stz", 24837, 0xa5410a50468f5a0a),
     ("v1-lossy-split.stz", 24837, 0x32f35f7703bd8bbf),
     ("v1-lossy-transform.stz", 19155, 0x13796a623a0a7914),
+    ("v1-lossy-chains.stz", 295569, 0xb6aa6003fb64e22d),
     ("v1-wide.stz", 328465, 0x230d0e2a909e29a5),
 ];
 
@@ -126,13 +127,12 @@ fn regenerate() {
         std::fs::write(dir().join(name), &stz).unwrap();
         println!("(\"{name}\", {}, {:#018x}),", input.len(), xxh3_64(&input));
     }
-    if dir().join("v1-lossy-transform.stz").exists() {
-        return;
-    }
-    // Lossy: a smooth tensor (coded as DCT coefficients), a noise-like one
-    // and a smooth BF16 vector, quantized to 30 dB. v1-lossy.stz (scalar
-    // quantization), v1-lossy-dq.stz (one class per octave) and
-    // v1-lossy-split.stz (no transforms) came from earlier encoders.
+    // Lossy, quantized to 30 dB. v1-lossy.stz (scalar quantization),
+    // v1-lossy-dq.stz (one class per octave) and v1-lossy-split.stz (no
+    // transforms) came from earlier encoders; v1-lossy-transform.stz from
+    // one whose chunks all had one quantizer chain. v1-lossy-transform:
+    // a smooth tensor (coded as DCT coefficients), a noise-like one and a
+    // smooth BF16 vector.
     let mut rng = Rng(77);
     let smooth: Vec<u8> = (0..64 * 48)
         .flat_map(|i| {
@@ -153,30 +153,62 @@ fn regenerate() {
         &[
             ("smooth", "F32", vec![64, 48], smooth),
             ("noise", "F32", vec![32, 48], noise),
+            ("norm", "BF16", vec![256], vector.clone()),
+        ],
+        None,
+        0,
+    );
+    write_lossy("v1-lossy-transform.stz", &input, &o);
+    // v1-lossy-chains: a chunk large enough for lane chains (2^16 values
+    // and more), with rows of different scales, escapes among them, and
+    // the BF16 vector (one chain).
+    let (rows, cols) = (256usize, 288usize);
+    let big: Vec<u8> = (0..rows * cols)
+        .flat_map(|i| {
+            let x = match i % 4099 {
+                17 => f32::NAN,
+                18 => f32::NEG_INFINITY,
+                _ => (rng.gauss() * 0.01 * (1.0 + (i / cols % 7) as f64)) as f32,
+            };
+            x.to_le_bytes()
+        })
+        .collect();
+    let input = safetensors(
+        &[
+            ("proj", "F32", vec![rows as u64, cols as u64], big),
             ("norm", "BF16", vec![256], vector),
         ],
         None,
         0,
     );
+    let o = Options {
+        chunk_bytes: 1 << 20,
+        ..o
+    };
+    write_lossy("v1-lossy-chains.stz", &input, &o);
+}
+
+/// Writes golden file `name` (unless it exists): `input` quantized to 30
+/// dB with one step, and prints its table row.
+fn write_lossy(name: &str, input: &[u8], o: &Options) {
+    if dir().join(name).exists() {
+        return;
+    }
     let mut stz = Vec::new();
     let l = LossyOptions {
         target: Target::Snr(30.0),
         allocation: Allocation::Uniform,
         tied_embeddings: None,
     };
-    let report = compress_lossy(&mut || Ok(&input[..]), &mut stz, &o, &l, &|_| {}).unwrap();
+    let report = compress_lossy(&mut || Ok(input), &mut stz, o, &l, &|_| {}).unwrap();
     let names: Vec<_> = report
         .tensors
         .iter()
         .map(|t| t.transform.map(|t| t.name()))
         .collect();
-    println!("transforms: {names:?}");
-    std::fs::write(dir().join("v1-lossy-transform.stz"), &stz).unwrap();
+    println!("{name} transforms: {names:?}");
+    std::fs::write(dir().join(name), &stz).unwrap();
     let mut out = Vec::new();
-    decompress(&stz[..], Some(&mut out), &o, &|_| {}).unwrap();
-    println!(
-        "(\"v1-lossy-transform.stz\", {}, {:#018x}),",
-        out.len(),
-        xxh3_64(&out)
-    );
+    decompress(&stz[..], Some(&mut out), o, &|_| {}).unwrap();
+    println!("(\"{name}\", {}, {:#018x}),", out.len(), xxh3_64(&out));
 }

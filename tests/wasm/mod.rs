@@ -179,7 +179,7 @@ fn snr_target_is_met() {
 
 #[wasm_bindgen_test]
 fn golden_files_decode_to_their_hashes() {
-    let golden: [(&[u8], u64); 4] = [
+    let golden: [(&[u8], u64); 5] = [
         (include_bytes!("../golden/v1-mixed.stz"), 0x4764fa6bede15564),
         (
             include_bytes!("../golden/v1-weights.stz"),
@@ -192,6 +192,11 @@ fn golden_files_decode_to_their_hashes() {
         (
             include_bytes!("../golden/v1-lossy-transform.stz"),
             0x13796a623a0a7914,
+        ),
+        // Natively decoded with AVX2 vectors; here lane by lane.
+        (
+            include_bytes!("../golden/v1-lossy-chains.stz"),
+            0xb6aa6003fb64e22d,
         ),
     ];
     for (stz, hash) in golden {

@@ -19,6 +19,11 @@ use super::rans::{advance, ContextTables, Lane, RansDecoder, WIDE_LANES};
 use super::table::{FreqTable, MAX_PROB_BITS};
 use crate::error::{Error, Result};
 
+mod pairs;
+#[cfg(test)]
+pub(crate) use pairs::LANE_STEPS_ONLY;
+pub use pairs::{PairSteps, PAIR_LANES};
+
 /// Contexts of the flat table set that decodes wide streams (a context
 /// byte is taken modulo this).
 pub const FLAT_CONTEXTS: usize = 16;
@@ -121,13 +126,13 @@ impl<const C: usize> FlatTables<C> {
     }
 }
 
-impl FlatTables {
-    /// Whether the SIMD group decoders' unchecked reads stay in bounds: a
-    /// slot index is a context's first slot plus `x & (2^prob_bits - 1)`,
-    /// a symbol entry is `(ctx & 15) << 9 | (sym & 511)`, and the words
-    /// read from `pos <= len` lie within the stream's padding.
+impl<const C: usize> FlatTables<C> {
+    /// Whether the SIMD decoders' unchecked reads stay in bounds: a slot
+    /// index is a context's first slot plus `x & (2^prob_bits - 1)`, a
+    /// symbol entry is `(ctx % C) << 9 | (sym & 511)`, and the words read
+    /// from `pos <= len` lie within the stream's padding.
     #[cfg(target_arch = "x86_64")]
-    fn gathers_stay_in_bounds(&self, dec: &RansDecoder<'_, WIDE_LANES>) -> bool {
+    fn gathers_stay_in_bounds<const N: usize>(&self, dec: &RansDecoder<'_, N>) -> bool {
         let slots_ok = self.params.iter().all(|&p| {
             let end = (p >> PARAM_SHIFT) as usize + (1usize << prob_bits_of(p));
             end < self.slot_sym.len()
@@ -221,7 +226,7 @@ mod avx2 {
     /// For each 8-bit renormalisation mask, which of the loaded words each
     /// lane takes: lane `l` takes the word after those of the renormalising
     /// lanes below it.
-    static PICK: [u64; 256] = {
+    pub(super) static PICK: [u64; 256] = {
         let mut t = [0u64; 256];
         let mut m = 0;
         while m < 256 {

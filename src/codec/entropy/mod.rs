@@ -68,7 +68,9 @@ pub use bits::{BitReader, BitWriter, MAX_FIELD_BITS};
 pub use bytes::{
     decode_bytes, decode_symbols, encode_bytes, encode_symbols, get_varint, put_varint,
 };
-pub use flat::{FlatTables, FLAT_ALPHABET, FLAT_CONTEXTS};
+#[cfg(test)]
+pub(crate) use flat::LANE_STEPS_ONLY;
+pub use flat::{FlatTables, PairSteps, FLAT_ALPHABET, FLAT_CONTEXTS, PAIR_LANES};
 pub use rans::{
     encode_indexed, ContextTables, DecTable, EncTable, Lane, LaneSteps, RansDecoder, RansEncoder,
     RansStream, LANES, RANS_L, WIDE_LANES,

@@ -16,7 +16,9 @@
 //!
 //! Body layout (after the method byte): LEB128 row length; the step as an
 //! f64 (8 bytes LE, finite and > 0); flags (bit 0 column offsets, bit 1
-//! row offsets); zigzag LEB128 `G`; row offsets and column offsets as
+//! row offsets, bit 2 dependent quantization, bit 3 split classes, bit 4
+//! lane chains: a 32-lane stream whose lanes carry their own quantizer
+//! states); zigzag LEB128 `G`; row offsets and column offsets as
 //! `encode_bytes` streams of i8 (when flagged); LEB128 context mask and one
 //! serialized table per used context; LEB128-prefixed rANS stream and raw
 //! bit stream. Per value: symbol `s` with the table of its context; `s <
@@ -24,6 +26,8 @@
 //! | raw(b-1)`; then a sign bit when `k ≠ 0`; `s = 42`: the element's bits
 //! (`8 × size` raw bits, low 32 first when wider than 32).
 
+#[cfg(target_arch = "x86_64")]
+mod lane_levels;
 mod transformed;
 mod trellis;
 pub mod values;
@@ -32,7 +36,7 @@ pub use transformed::MAX_VALUES as MAX_TRANSFORM_VALUES;
 
 use crate::codec::entropy::{
     decode_bytes, encode_bytes, encode_indexed, get_varint, put_varint, BitReader, BitWriter,
-    EncTable, FlatTables, FreqTable, Lane, LaneSteps, RansDecoder, LANES,
+    EncTable, FlatTables, FreqTable, PairSteps, RansDecoder, LANES, PAIR_LANES,
 };
 use crate::codec::fields::{bytes_of_i8, take_byte, take_slice, unzigzag, zigzag};
 use crate::codec::transform::{self, Transform};
@@ -77,6 +81,26 @@ const FLAG_ROWS: u8 = 2;
 const FLAG_DEPENDENT: u8 = 4;
 /// Four symbols per octave for large `|k|` (see [`CLASS_SPLIT`]).
 const FLAG_SPLIT_CLASSES: u8 = 8;
+/// With [`FLAG_DEPENDENT`]: the rANS stream has [`CHAIN_LANES`] lanes
+/// and each has its own quantizer state (value `i`'s is lane `i %
+/// CHAIN_LANES`'s), so that a decoder follows a vector of lanes' states
+/// side by side. Without, the stream has [`LANES`] lanes and one state
+/// runs through every value (small chunks, and earlier encoders).
+const FLAG_LANE_CHAINS: u8 = 16;
+/// Lanes (and quantizer chains) of a [`FLAG_LANE_CHAINS`] chunk.
+const CHAIN_LANES: usize = PAIR_LANES;
+/// Chunks of fewer values keep one chain and [`LANES`] lanes: their lane
+/// states would cost more than their decoding speed is worth.
+const MIN_CHAIN_VALUES: usize = 1 << 16;
+
+/// The quantizer chains a chunk of `n` values is coded with.
+fn chains_for(n: f64) -> usize {
+    if n >= MIN_CHAIN_VALUES as f64 {
+        CHAIN_LANES
+    } else {
+        1
+    }
+}
 
 /// A coded chunk with its reconstruction and error.
 pub struct Encoded {
@@ -418,7 +442,11 @@ pub fn estimate(
     }
     let w = dtype.size();
     let row_len = row_len.clamp(1, (data.len() / w).max(1));
-    let (ks, qs) = trellis::quantize(dtype, data, row_len, step);
+    // The chunk's chains: the sample's statistics are the same with any
+    // number, but more lanes flush more states.
+    let chains = chains_for((data.len() / w) as f64 * weight);
+    let lane_states = if chains > 1 { CHAIN_LANES } else { LANES };
+    let (ks, qs) = trellis::quantize(dtype, data, step, chains);
     let (_, cost) = choose_scales(dtype, data, row_len, step, &ks, &qs, Some(weight))?;
     let (raw_bits, err2) = values::specialised(
         dtype,
@@ -450,7 +478,7 @@ pub fn estimate(
     );
     Ok((
         cost.entropy + raw_bits as f64,
-        cost.fixed + 8.0 * 24.0,
+        cost.fixed + 8.0 * (24.0 + 4.0 * (lane_states - LANES) as f64),
         err2,
     ))
 }
@@ -536,7 +564,8 @@ fn encode_plain(dtype: Dtype, row_len: usize, mut data: Vec<u8>, step: f64) -> R
     let w = dtype.size();
     let n = data.len() / w;
     let row_len = row_len.clamp(1, n.max(1));
-    let (ks, qs) = trellis::quantize(dtype, &data, row_len, step);
+    let chains = chains_for(n as f64);
+    let (ks, qs) = trellis::quantize(dtype, &data, step, chains);
     let (sc, _) = choose_scales(dtype, &data, row_len, step, &ks, &qs, None)?;
 
     // Context and symbol packed as `ctx * INDEX_STRIDE + sym` (see
@@ -569,7 +598,11 @@ fn encode_plain(dtype: Dtype, row_len: usize, mut data: Vec<u8>, step: f64) -> R
         .iter()
         .map(|t| t.as_ref().map_or_else(EncTable::empty, EncTable::new))
         .collect();
-    let rans = encode_indexed::<LANES>(&enc, INDEX_STRIDE, &idx)?;
+    let rans = if chains > 1 {
+        encode_indexed::<CHAIN_LANES>(&enc, INDEX_STRIDE, &idx)?.to_bytes()
+    } else {
+        encode_indexed::<LANES>(&enc, INDEX_STRIDE, &idx)?.to_bytes()
+    };
     let raw = bits.finish();
 
     let mut payload = Vec::with_capacity(rans.len() + raw.len() + table_bytes.len() + 64);
@@ -579,12 +612,15 @@ fn encode_plain(dtype: Dtype, row_len: usize, mut data: Vec<u8>, step: f64) -> R
     let mut side = sc.side_info();
     if let Some(flags) = side.first_mut() {
         *flags |= FLAG_DEPENDENT | FLAG_SPLIT_CLASSES;
+        if chains > 1 {
+            *flags |= FLAG_LANE_CHAINS;
+        }
     }
     payload.extend_from_slice(&side);
     put_varint(&mut payload, mask);
     payload.extend_from_slice(&table_bytes);
     put_varint(&mut payload, rans.len() as u64);
-    rans.append_to(&mut payload);
+    payload.extend_from_slice(&rans);
     put_varint(&mut payload, raw.len() as u64);
     payload.extend_from_slice(&raw);
     Ok(Encoded {
@@ -720,8 +756,14 @@ pub fn decode(
         ));
     }
     let flags = take_byte(input)?;
-    if flags & !(FLAG_COLUMNS | FLAG_ROWS | FLAG_DEPENDENT | FLAG_SPLIT_CLASSES) != 0 {
+    let known = FLAG_COLUMNS | FLAG_ROWS | FLAG_DEPENDENT | FLAG_SPLIT_CLASSES | FLAG_LANE_CHAINS;
+    if flags & !known != 0 {
         return Err(Error::CodecCorrupt("unknown quantized-chunk flags"));
+    }
+    if flags & (FLAG_DEPENDENT | FLAG_LANE_CHAINS) == FLAG_LANE_CHAINS {
+        return Err(Error::CodecCorrupt(
+            "quantizer chains flagged without dependent quantization",
+        ));
     }
     let global = unzigzag(get_varint(input)?);
     if global.unsigned_abs() > 4096 {
@@ -773,7 +815,7 @@ pub fn decode(
         .try_into()
         .map_err(|_| Error::Internal("lossy context tables"))?;
     let tables = FlatTables::new(&tables)?;
-    let mut dec = RansDecoder::new(take_slice(input)?)?;
+    let rans = take_slice(input)?;
     let mut bits = BitReader::new(take_slice(input)?);
     let layout = Layout {
         dtype,
@@ -782,12 +824,22 @@ pub fn decode(
         split,
         escape,
     };
-    if dependent {
-        decode_values::<true>(&layout, &sc, &tables, &mut dec, &mut bits, out, hash);
+    let (tables, bits) = (&tables, &mut bits);
+    if flags & FLAG_LANE_CHAINS != 0 {
+        let mut dec = RansDecoder::<CHAIN_LANES>::with_lanes(rans)?;
+        decode_values::<true, CHAIN_LANES, CHAIN_LANES>(
+            &layout, &sc, tables, &mut dec, bits, out, hash,
+        );
+        dec.finish()?;
     } else {
-        decode_values::<false>(&layout, &sc, &tables, &mut dec, &mut bits, out, hash);
+        let mut dec = RansDecoder::new(rans)?;
+        if dependent {
+            decode_values::<true, LANES, 1>(&layout, &sc, tables, &mut dec, bits, out, hash);
+        } else {
+            decode_values::<false, LANES, 1>(&layout, &sc, tables, &mut dec, bits, out, hash);
+        }
+        dec.finish()?;
     }
-    dec.finish()?;
     bits.finish_exact()?;
     Ok(row_len)
 }
@@ -807,22 +859,23 @@ struct Layout {
 const BLOCK: usize = 2048;
 
 /// The value loop of [`decode`]: symbols, raw fields and dequantized values
-/// of the whole chunk into `out`. `DEPENDENT`: indices are dependent-
-/// quantization indices, whose quantizer (and so context) is decided by
-/// the parity of the previous one.
+/// of the whole chunk into `out`, from an `N`-lane stream. `DEPENDENT`:
+/// indices are dependent-quantization indices, whose quantizer (and so
+/// context) is decided by the parity of the previous one in their chain
+/// (value `i` is in chain `i % CHAINS`).
 ///
-/// That makes the symbols one serial chain (state → context → symbol →
-/// parity → state), kept short: the lane state is looked up in both
-/// quantizers' tables before the state is known (the state only picks
-/// one), and a large index's parity is its first raw bit, read at a
-/// position known one symbol earlier. The lane's own update, the level and
-/// the bytes hang off the chain.
+/// With one chain that makes the symbols one serial chain (state →
+/// context → symbol → parity → state), kept short: the lane state is looked
+/// up in both quantizers' tables before the state is known (the state only
+/// picks one), and a large index's parity is its lowest raw bit. With a
+/// chain per lane, vectors of lanes are worked out at once where the CPU
+/// can (see [`PairSteps`] and [`lane_levels`]).
 #[inline(never)]
-fn decode_values<const DEPENDENT: bool>(
+fn decode_values<const DEPENDENT: bool, const N: usize, const CHAINS: usize>(
     layout: &Layout,
     sc: &Scales,
     tables: &FlatTables<TABLES>,
-    dec: &mut RansDecoder,
+    dec: &mut RansDecoder<'_, N>,
     bits: &mut BitReader,
     out: &mut [u8],
     mut hash: Option<&mut Xxh3>,
@@ -838,27 +891,26 @@ fn decode_values<const DEPENDENT: bool>(
     let cols = sc.col_offsets(row_len);
     let classes = ClassCode::new(split, escape, 8 * w as u32);
     let mut escapes = Vec::new();
-    let mut pass = LevelPass::<DEPENDENT> {
-        tables,
+    let mut pass = LevelPass::<DEPENDENT, CHAINS> {
         classes: &classes,
         bits: bits.clone(),
-        state: 0,
-        scale: [0; BLOCK],
+        states: [0; CHAINS],
         levels: [0; BLOCK],
         escapes: &mut escapes,
     };
+    // Each value's context as the encoder numbers them, quantizer 0 when
+    // dependent (quantizer 1 is the next context).
+    let mut ctxs = [0u8; BLOCK];
     let mut first = 0usize;
     for block in out.chunks_mut(BLOCK * w) {
         let len = block.len() / w;
-        // Contexts as the encoder numbers them, quantizer 0 when dependent
-        // (quantizer 1 is the next context).
         let mut done = 0;
         while done < len {
             let (row, col) = ((first + done) / row_len, (first + done) % row_len);
             let seg = (row_len - col).min(len - done);
             let base = sc.row_base(row);
-            let ctxs = pass.scale.iter_mut().skip(done).take(seg);
-            for (t, &c) in ctxs.zip(cols.iter().skip(col)) {
+            let at = ctxs.iter_mut().skip(done).take(seg);
+            for (t, &c) in at.zip(cols.iter().skip(col)) {
                 *t = if DEPENDENT {
                     dq_context(base, c, 0)
                 } else {
@@ -867,7 +919,7 @@ fn decode_values<const DEPENDENT: bool>(
             }
             done += seg;
         }
-        dec.steps(len, &mut pass);
+        tables.pair_steps(dec, &ctxs, len, &mut pass);
         dequantize(dtype, step, pass.levels.get(..len).unwrap_or(&[]), block);
         for (i, raw) in pass.escapes.drain(..) {
             if let Some(ob) = block.get_mut(i * w..(i + 1) * w) {
@@ -882,45 +934,39 @@ fn decode_values<const DEPENDENT: bool>(
     *bits = pass.bits;
 }
 
-/// The symbols, fields and levels of one block of [`decode_values`].
-struct LevelPass<'a, 'b, const DEPENDENT: bool> {
-    tables: &'a FlatTables<TABLES>,
+/// The fields and levels of one block of [`decode_values`], from its
+/// symbols.
+struct LevelPass<'a, 'b, const DEPENDENT: bool, const CHAINS: usize> {
     classes: &'a ClassCode,
-    /// The raw fields (a copy of the decoder's reader, kept in registers).
+    /// The raw fields (a copy of the decoder's reader).
     bits: BitReader<'b>,
-    /// The dependent quantizer's state.
-    state: u8,
-    /// In: each value's context (under quantizer 0 when dependent).
-    scale: [u8; BLOCK],
-    /// Out: each value's level (0 for an escape), and the escapes' bits.
+    /// The dependent quantizer's states: value `i`'s is `i % CHAINS`.
+    states: [u8; CHAINS],
+    /// Each value's level (0 for an escape), and the escapes' bits.
     levels: [i32; BLOCK],
     escapes: &'a mut Vec<(usize, u64)>,
 }
 
-impl<const DEPENDENT: bool> LaneSteps for LevelPass<'_, '_, DEPENDENT> {
-    /// Value `i` of the block, coded by `lane`.
+impl<const DEPENDENT: bool, const CHAINS: usize> PairSteps
+    for LevelPass<'_, '_, DEPENDENT, CHAINS>
+{
+    /// Chains that are the stream's lanes (whole vectors of them).
+    const PICKS_AHEAD: bool = DEPENDENT && CHAINS.is_multiple_of(LANES);
+
+    /// Value `i` of the block, in quantizer chain `i % CHAINS`: its symbol
+    /// is `s1` (the next context's) under dependent quantization's
+    /// quantizer 1, else `s0`.
     #[inline(always)]
-    fn step(&mut self, i: usize, lane: Lane<'_>) {
-        // `i < BLOCK`: the modulo only spares the bounds checks.
+    fn pick(&mut self, i: usize, s0: u16, s1: u16) -> bool {
+        // `i < BLOCK`: the modulos only spare bounds checks.
         let i = i % BLOCK;
-        let t = usize::from(self.scale[i]);
-        let x = lane.state();
+        let state = &mut self.states[i % CHAINS];
         let q = if DEPENDENT {
-            trellis::quantizer(self.state)
+            trellis::quantizer(*state)
         } else {
             0
         };
-        let (sym, c) = if DEPENDENT {
-            let (s0, s1) = (self.tables.peek(t, x), self.tables.peek(t + 1, x));
-            if q == 0 {
-                (s0, t)
-            } else {
-                (s1, t + 1)
-            }
-        } else {
-            (self.tables.peek(t, x), t)
-        };
-        self.tables.take(c, sym, lane);
+        let sym = if q == 0 { s0 } else { s1 };
         let s = u32::from(sym);
         self.levels[i] = if s == self.classes.escape {
             escaped(self.escapes, i, self.bits.get_wide(self.classes.width));
@@ -935,7 +981,7 @@ impl<const DEPENDENT: bool> LaneSteps for LevelPass<'_, '_, DEPENDENT> {
                 } else {
                     field as u32
                 };
-                self.state = trellis::next_state(self.state, (parity & 1) as u8);
+                *state = trellis::next_state(*state, (parity & 1) as u8);
                 // |level| = 2|k| − q (0 for k = 0).
                 if a == 0 {
                     0
@@ -947,6 +993,21 @@ impl<const DEPENDENT: bool> LaneSteps for LevelPass<'_, '_, DEPENDENT> {
             };
             (if negative { -m } else { m }) as i32
         };
+        q != 0
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn picks_ahead(&self, first: usize) -> std::arch::x86_64::__m256i {
+        // SAFETY: the CPU has AVX2 (the caller's promise).
+        unsafe { lane_levels::quantizers(&self.states, first) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn take_lanes(&mut self, first: usize, s: std::arch::x86_64::__m256i) -> bool {
+        // SAFETY: the CPU has AVX2 (the caller's promise).
+        DEPENDENT && unsafe { lane_levels::levels(self, first, s) }
     }
 }
 
@@ -1078,5 +1139,101 @@ mod tests {
         crate::codec::decode_chunk(Dtype::F64, &enc.payload, &mut out).unwrap();
         assert_eq!(out, enc.decoded);
         assert_eq!(&out[..24], &data[..24]);
+    }
+
+    /// A chunk decoded with the vector paths (where the CPU has them) and
+    /// with the lane steps alone: the same bytes and the same verdict.
+    fn decode_both_ways(dtype: Dtype, payload: &[u8], len: usize) -> [(Vec<u8>, String); 2] {
+        [false, true].map(|lane_steps| {
+            crate::codec::entropy::LANE_STEPS_ONLY.with(|c| c.set(lane_steps));
+            let mut out = vec![0u8; len];
+            let r = crate::codec::decode_chunk(dtype, payload, &mut out);
+            crate::codec::entropy::LANE_STEPS_ONLY.with(|c| c.set(false));
+            (out, format!("{r:?}"))
+        })
+    }
+
+    /// Values drawn from `kind`: Gaussian, Laplacian, heavy-tailed (a
+    /// Gaussian over a Gaussian) or with specials among them.
+    fn draw(rng: &mut crate::codec::test_rng::Rng, kind: usize, i: usize) -> f64 {
+        let g = |rng: &mut crate::codec::test_rng::Rng| {
+            let (u, v) = (rng.unit().max(1e-300), rng.unit());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        match kind {
+            0 => g(rng),
+            1 => {
+                let u = rng.unit() - 0.5;
+                -u.signum() * (1.0 - 2.0 * u.abs()).max(1e-300).ln()
+            }
+            2 => g(rng) / g(rng).abs().max(1e-3),
+            _ => match i % 97 {
+                3 => f64::NAN,
+                5 => f64::INFINITY,
+                7 => -3e9,
+                _ => g(rng),
+            },
+        }
+    }
+
+    #[test]
+    fn lane_vectors_decode_as_the_lane_steps() {
+        let mut rng = crate::codec::test_rng::Rng(41);
+        for dtype in [Dtype::F32, Dtype::F16, Dtype::BF16, Dtype::F64] {
+            for kind in 0..4 {
+                // Coarse (mostly zeros), moderate, fine (large classes);
+                // a chunk with lane chains and a small one without.
+                for (step, n) in [(2.0, 70_000), (0.1, 66_000), (1e-4, 65_600), (0.1, 5000)] {
+                    let n = n + rng.below(100) as usize;
+                    let data: Vec<u8> = (0..n)
+                        .flat_map(|i| {
+                            let x = draw(&mut rng, kind, i);
+                            let mut b = vec![0u8; dtype.size()];
+                            values::store_bits(values::round_to(dtype, x), &mut b);
+                            b
+                        })
+                        .collect();
+                    let enc = encode(dtype, 48, data.clone(), step).unwrap();
+                    // Method byte, row length 48 (one byte), the step.
+                    let flags = enc.payload.get(1 + 1 + 8).copied().unwrap_or(0);
+                    let chains = n >= MIN_CHAIN_VALUES;
+                    assert_eq!(flags & FLAG_LANE_CHAINS != 0, chains, "{n}");
+                    let [vectors, lanes] = decode_both_ways(dtype, &enc.payload, data.len());
+                    assert!(vectors.1.starts_with("Ok("), "{dtype:?} {kind} {step}");
+                    assert!(vectors.0 == enc.decoded, "{dtype:?} {kind} {step}");
+                    assert!(vectors == lanes, "{dtype:?} {kind} {step}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_chunks_decode_alike_on_both_paths() {
+        let mut rng = crate::codec::test_rng::Rng(42);
+        let n = MIN_CHAIN_VALUES + 3;
+        let data: Vec<u8> = (0..n)
+            .flat_map(|i| ((draw(&mut rng, 3, i) * 0.05) as f32).to_le_bytes())
+            .collect();
+        let enc = encode(Dtype::F32, 64, data.clone(), 1e-3).unwrap();
+        let mut errors = 0;
+        for trial in 0..400 {
+            let mut p = enc.payload.clone();
+            match trial % 2 {
+                0 => {
+                    let bit = rng.below(p.len() as u64 * 8) as usize;
+                    p[bit / 8] ^= 1 << (bit % 8);
+                }
+                _ => p.truncate(rng.below(p.len() as u64) as usize),
+            }
+            let [vectors, lanes] = decode_both_ways(Dtype::F32, &p, data.len());
+            assert!(
+                vectors == lanes,
+                "trial {trial}: {} / {}",
+                vectors.1,
+                lanes.1
+            );
+            errors += usize::from(!vectors.1.starts_with("Ok("));
+        }
+        assert!(errors > 200, "{errors} of 400 corrupt chunks refused");
     }
 }

@@ -285,57 +285,80 @@ fn step(r: f64, cost: &mut [f64; 4], rates: &[f64; 256]) -> Back {
     }
 }
 
+/// Values searched together: the search runs over spans of this many
+/// (its memory is bounded by them), and each chain's path is cut at its
+/// cheapest state at a span's end.
+const SPAN: usize = 1 << 15;
+
 /// Indices of one chunk ([`Index::get`] is `None` where the value escapes
 /// and keeps its bits; it leaves the state unchanged) and the quantizer
-/// each value used. The
-/// state starts at 0 for every chunk and runs on across rows. Not inlined:
-/// the search loop's code then does not depend on its callers'.
+/// each value used.
+///
+/// Value `i` belongs to chain `i % chains` (`chains` a power of two up to
+/// 64), whose state starts at 0 and runs on through the chain's values
+/// only. Chains that are a stream's rANS lanes let a decoder follow the
+/// states of a vector of lanes side by side instead of as one serial chain;
+/// quantization gains the same (the search needs a sequence, not
+/// neighbours). Not inlined: the search loop's code then does not depend
+/// on its callers'.
 #[inline(never)]
-pub fn quantize(dtype: Dtype, data: &[u8], row_len: usize, step: f64) -> (Vec<Index>, Vec<u8>) {
+pub fn quantize(dtype: Dtype, data: &[u8], step: f64, chains: usize) -> (Vec<Index>, Vec<u8>) {
+    let chains = chains.clamp(1, 64).next_power_of_two();
     let w = dtype.size();
     let n = data.len() / w;
-    let mut ks = Vec::with_capacity(n);
-    let mut qs = Vec::with_capacity(n);
-    let mut state = 0u8;
+    let mut ks = vec![Index(ESCAPE); n];
+    let mut qs = vec![0u8; n];
     let rates = Rates::new();
-    let mut scaled: Vec<f64> = Vec::with_capacity(row_len);
-    // Written over row after row (every entry of a row is written).
-    let mut back_buf = vec![Back::default(); row_len.min(n)];
-    for row in data.chunks(row_len * w) {
-        values::map_into(dtype, row, &mut scaled, |x| x / step);
-        let back = back_buf.get_mut(..scaled.len()).unwrap_or_default();
-        // Paths start in `state`. (Indexing the costs by a variable would
-        // keep them in memory for the whole loop.)
-        let mut cost: [f64; 4] = std::array::from_fn(|s| {
-            if s == usize::from(state) {
-                0.0
-            } else {
-                f64::INFINITY
+    let span = SPAN;
+    let per_chain = span / chains;
+    let mut scaled: Vec<f64> = Vec::with_capacity(span.min(n));
+    let mut chain: Vec<f64> = Vec::with_capacity(per_chain.min(n));
+    // Written over span after span (every entry of a chain is written).
+    let mut back_buf = vec![Back::default(); per_chain.min(n)];
+    let mut states = vec![0u8; chains];
+    let outs = ks.chunks_mut(span).zip(qs.chunks_mut(span));
+    for (values_in, (ks, qs)) in data.chunks(span * w).zip(outs) {
+        values::map_into(dtype, values_in, &mut scaled, |x| x / step);
+        // `span` is a multiple of `chains`: chain `c` is every
+        // `chains`-th value from `c`.
+        for (c, state) in states.iter_mut().enumerate() {
+            chain.clear();
+            chain.extend(scaled.iter().skip(c).step_by(chains));
+            let back = back_buf.get_mut(..chain.len()).unwrap_or_default();
+            // Paths start in `state`. (Indexing the costs by a variable
+            // would keep them in memory for the whole loop.)
+            let mut cost: [f64; 4] = std::array::from_fn(|s| {
+                if s == usize::from(*state) {
+                    0.0
+                } else {
+                    f64::INFINITY
+                }
+            });
+            forward(&chain, &mut cost, &rates, back);
+            // Trace back from the cheapest end state.
+            let cheapest = cheapest_state(cost);
+            let mut s = cheapest;
+            // (Indices, not reversed zipped strides: those walked each
+            // stride from its start again.)
+            for (m, b) in back.iter().enumerate().rev() {
+                let k = b.ks.get(taken(b, s)).copied().unwrap_or(ESCAPE);
+                // An escape keeps the state: the same state holds before
+                // it. (An escaped value is `ESCAPE` in every state; asking
+                // state 0 keeps the loaded index off the chain of states.)
+                let prev = if b.ks[0] == ESCAPE {
+                    s
+                } else {
+                    predecessor(b, s)
+                };
+                let at = c + m * chains;
+                if let (Some(ko), Some(qo)) = (ks.get_mut(at), qs.get_mut(at)) {
+                    *ko = Index(k);
+                    *qo = quantizer(prev as u8);
+                }
+                s = prev;
             }
-        });
-        forward(&scaled, &mut cost, &rates, back);
-        // Trace back from the cheapest end state.
-        let cheapest = cheapest_state(cost);
-        let start = ks.len();
-        ks.resize(start + back.len(), Index(ESCAPE));
-        qs.resize(start + back.len(), 0);
-        let mut s = cheapest;
-        let outs = ks[start..].iter_mut().zip(&mut qs[start..]);
-        for ((ko, qo), b) in outs.zip(back.iter()).rev() {
-            let k = b.ks.get(taken(b, s)).copied().unwrap_or(ESCAPE);
-            // An escape keeps the state: the same state holds before it.
-            // (An escaped value is `ESCAPE` in every state; asking state 0
-            // keeps the loaded index off the chain of states.)
-            let prev = if b.ks[0] == ESCAPE {
-                s
-            } else {
-                predecessor(b, s)
-            };
-            *ko = Index(k);
-            *qo = quantizer(prev as u8);
-            s = prev;
+            *state = cheapest as u8;
         }
-        state = cheapest as u8;
     }
     (ks, qs)
 }
@@ -459,20 +482,35 @@ mod tests {
         }
     }
 
+    /// Each value's quantizer is its chain's state, which its chain's
+    /// earlier indices set, across spans; escapes keep the state.
     #[test]
-    fn states_follow_parity() {
-        let data: Vec<u8> = [0.3f32, -2.2, 5.1, 0.0, 7.7, -0.4, f32::NAN, 1.0]
-            .iter()
+    fn states_follow_parity_along_each_chain() {
+        let mut rng = crate::codec::test_rng::Rng(8);
+        let n = 2 * SPAN + 37;
+        let data: Vec<u8> = (0..n)
+            .map(|i| match i % 1001 {
+                6 => f32::NAN,
+                _ => ((rng.unit() - 0.5) * 20.0) as f32,
+            })
             .flat_map(|x| x.to_le_bytes())
             .collect();
-        let (ks, qs) = quantize(Dtype::F32, &data, 4, 0.5);
-        let mut state = 0u8;
-        for (k, q) in ks.iter().zip(&qs) {
-            assert_eq!(*q, quantizer(state));
-            if let Some(k) = k.get() {
-                state = NEXT[usize::from(state)][(k & 1) as usize];
+        for chains in [1, 16] {
+            let (ks, qs) = quantize(Dtype::F32, &data, 0.5, chains);
+            assert_eq!((ks.len(), qs.len()), (n, n));
+            let mut states = [0u8; 16];
+            let mut odd = [0usize; 2];
+            for (i, (k, q)) in ks.iter().zip(&qs).enumerate() {
+                let state = &mut states[i % chains];
+                assert_eq!(*q, quantizer(*state), "value {i}");
+                if let Some(k) = k.get() {
+                    *state = NEXT[usize::from(*state)][(k & 1) as usize];
+                    odd[usize::from(*q)] += (k & 1) as usize;
+                }
             }
+            assert_eq!(ks[6].get(), None, "NaN escapes");
+            // Both quantizers were used, and odd indices under each.
+            assert!(odd.iter().all(|&o| o > n / 10), "{odd:?}");
         }
-        assert_eq!(ks[6].get(), None, "NaN escapes");
     }
 }
