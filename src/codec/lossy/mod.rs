@@ -442,11 +442,15 @@ pub fn estimate(
     }
     let w = dtype.size();
     let row_len = row_len.clamp(1, (data.len() / w).max(1));
-    // The chunk's chains: the sample's statistics are the same with any
-    // number, but more lanes flush more states.
-    let chains = chains_for((data.len() / w) as f64 * weight);
-    let lane_states = if chains > 1 { CHAIN_LANES } else { LANES };
-    let (ks, qs) = trellis::quantize(dtype, data, step, chains);
+    // The sample in one chain, as long as the chunk's chains are (a
+    // sample's rows cut into short chains would price their ends); the
+    // chunk's lane states are counted.
+    let lane_states = if chains_for((data.len() / w) as f64 * weight) > 1 {
+        CHAIN_LANES
+    } else {
+        LANES
+    };
+    let (ks, qs) = trellis::quantize(dtype, data, step, 1);
     let (_, cost) = choose_scales(dtype, data, row_len, step, &ks, &qs, Some(weight))?;
     let (raw_bits, err2) = values::specialised(
         dtype,

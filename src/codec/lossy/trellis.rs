@@ -1,11 +1,12 @@
 //! Dependent quantization (trellis-coded quantization with four states, as
 //! in VVC): two scalar quantizers whose levels interleave, `Q0 = {2k}` and
 //! `Q1 = {2k − sgn k}` (in units of the step), and a state machine driven
-//! by the parity of each index picks which one codes the next value. The
-//! encoder chooses the indices of a whole row with a Viterbi search over
-//! squared error plus an estimate of their rate, which buys about 0.85 dB
-//! (0.14 bit/weight) over plain scalar quantization at the same rate; the
-//! decoder only follows the states.
+//! by the parity of each index picks which one codes the next value of its
+//! chain (one chain, or one per rANS lane: see [`quantize`]). The encoder
+//! chooses the indices with a Viterbi search over squared error plus an
+//! estimate of their rate, which buys about 0.85 dB (0.14 bit/weight) over
+//! plain scalar quantization at the same rate; the decoder only follows the
+//! states.
 
 use super::values;
 use crate::safetensors::Dtype;
@@ -246,25 +247,38 @@ fn cheapest_state(cost: [f64; 4]) -> usize {
         .unwrap_or(0)
 }
 
-/// The search's forward pass over one row (`scaled`: the values in
-/// steps): from the path costs into each state before the row, the costs
-/// after it, and each value's [`Back`]. With AVX2 (detected at run time)
+/// The search's forward pass over one chain's values in a span (`scaled`:
+/// the span's values in steps, of which every `stride`-th from `first`):
+/// from the path costs into each state before them, the costs after, and
+/// each value's [`Back`]. With AVX2 (detected at run time)
 /// a value's four candidates and four states are one vector each; the
 /// same IEEE operations in the same order, so the same bits.
-fn forward(scaled: &[f64], cost: &mut [f64; 4], rates: &Rates, back: &mut [Back]) {
+fn forward(
+    scaled: &[f64],
+    (first, stride): (usize, usize),
+    cost: &mut [f64; 4],
+    rates: &Rates,
+    back: &mut [Back],
+) {
+    let values = scaled.iter().skip(first).step_by(stride.max(1));
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
-        unsafe { avx2::forward(scaled, cost, rates, back) };
+        unsafe { avx2::forward(values, cost, rates, back) };
         return;
     }
-    forward_portable(scaled, cost, &rates.single, back);
+    forward_portable(values, cost, &rates.single, back);
 }
 
 /// [`forward`] in scalar code: on wasm and CPUs without AVX2, and the
 /// reference the AVX2 pass is tested against.
-fn forward_portable(scaled: &[f64], cost: &mut [f64; 4], rates: &[f64; 256], back: &mut [Back]) {
-    for (&r, b) in scaled.iter().zip(back) {
+fn forward_portable<'a>(
+    values: impl Iterator<Item = &'a f64>,
+    cost: &mut [f64; 4],
+    rates: &[f64; 256],
+    back: &mut [Back],
+) {
+    for (&r, b) in values.zip(back) {
         *b = step(r, cost, rates);
     }
 }
@@ -312,7 +326,6 @@ pub fn quantize(dtype: Dtype, data: &[u8], step: f64, chains: usize) -> (Vec<Ind
     let span = SPAN;
     let per_chain = span / chains;
     let mut scaled: Vec<f64> = Vec::with_capacity(span.min(n));
-    let mut chain: Vec<f64> = Vec::with_capacity(per_chain.min(n));
     // Written over span after span (every entry of a chain is written).
     let mut back_buf = vec![Back::default(); per_chain.min(n)];
     let mut states = vec![0u8; chains];
@@ -322,9 +335,8 @@ pub fn quantize(dtype: Dtype, data: &[u8], step: f64, chains: usize) -> (Vec<Ind
         // `span` is a multiple of `chains`: chain `c` is every
         // `chains`-th value from `c`.
         for (c, state) in states.iter_mut().enumerate() {
-            chain.clear();
-            chain.extend(scaled.iter().skip(c).step_by(chains));
-            let back = back_buf.get_mut(..chain.len()).unwrap_or_default();
+            let count = (scaled.len() + chains - 1 - c) / chains;
+            let back = back_buf.get_mut(..count).unwrap_or_default();
             // Paths start in `state`. (Indexing the costs by a variable
             // would keep them in memory for the whole loop.)
             let mut cost: [f64; 4] = std::array::from_fn(|s| {
@@ -334,13 +346,15 @@ pub fn quantize(dtype: Dtype, data: &[u8], step: f64, chains: usize) -> (Vec<Ind
                     f64::INFINITY
                 }
             });
-            forward(&chain, &mut cost, &rates, back);
+            forward(&scaled, (c, chains), &mut cost, &rates, back);
             // Trace back from the cheapest end state.
             let cheapest = cheapest_state(cost);
             let mut s = cheapest;
-            // (Indices, not reversed zipped strides: those walked each
-            // stride from its start again.)
-            for (m, b) in back.iter().enumerate().rev() {
+            // (An index stepped down, not reversed zipped strides: those
+            // walked each stride from its start again.)
+            let mut at = c + back.len() * chains;
+            for b in back.iter().rev() {
+                at -= chains;
                 let k = b.ks.get(taken(b, s)).copied().unwrap_or(ESCAPE);
                 // An escape keeps the state: the same state holds before
                 // it. (An escaped value is `ESCAPE` in every state; asking
@@ -350,7 +364,6 @@ pub fn quantize(dtype: Dtype, data: &[u8], step: f64, chains: usize) -> (Vec<Ind
                 } else {
                     predecessor(b, s)
                 };
-                let at = c + m * chains;
                 if let (Some(ko), Some(qo)) = (ks.get_mut(at), qs.get_mut(at)) {
                     *ko = Index(k);
                     *qo = quantizer(prev as u8);

@@ -120,7 +120,6 @@ impl<F: PairSteps, const C: usize, const B: usize> LaneSteps for ScalarPairs<'_,
 /// Whole groups from lane 0 with AVX2 when the CPU has it and the stream
 /// has [`PAIR_LANES`] lanes; returns the values done (a multiple of
 /// [`PAIR_LANES`]; 0 otherwise).
-#[cfg(target_arch = "x86_64")]
 fn simd_pairs<F: PairSteps, const N: usize, const C: usize, const B: usize>(
     t: &FlatTables<C>,
     dec: &mut RansDecoder<'_, N>,
@@ -132,23 +131,13 @@ fn simd_pairs<F: PairSteps, const N: usize, const C: usize, const B: usize>(
     if LANE_STEPS_ONLY.with(std::cell::Cell::get) {
         return 0;
     }
+    #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt")
     {
         // SAFETY: the CPU has AVX2 and POPCNT (checked above).
-        unsafe { avx2::pairs(t, dec, ctxs, n, f) }
-    } else {
-        0
+        return unsafe { avx2::pairs(t, dec, ctxs, n, f) };
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn simd_pairs<F: PairSteps, const N: usize, const C: usize, const B: usize>(
-    _: &FlatTables<C>,
-    _: &mut RansDecoder<'_, N>,
-    _: &[u8; B],
-    _: usize,
-    _: &mut F,
-) -> usize {
+    let _ = (t, dec, ctxs, n, f);
     0
 }
 

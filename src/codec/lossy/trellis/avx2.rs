@@ -18,8 +18,8 @@ const VECTOR_LIMIT: f64 = 500.0;
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn forward(
-    scaled: &[f64],
+pub(super) unsafe fn forward<'a>(
+    values: impl Iterator<Item = &'a f64>,
     cost: &mut [f64; 4],
     rates: &Rates,
     back: &mut [Back],
@@ -34,7 +34,7 @@ pub(super) unsafe fn forward(
     let even_lanes = _mm256_castsi256_pd(_mm256_setr_epi64x(-1, 0, -1, 0));
     let sign_bit = _mm256_set1_pd(-0.0);
     let mut c = _mm256_loadu_pd(cost.as_ptr());
-    for (&r, b) in scaled.iter().zip(back) {
+    for (&r, b) in values.zip(back) {
         let a = r.abs();
         if a.is_nan() || a >= VECTOR_LIMIT {
             c = scalar_step(r, c, &rates.single, b);
@@ -136,9 +136,9 @@ mod tests {
                 std::array::from_fn(|s| if s == round % 4 { 0.0 } else { f64::INFINITY });
             let (mut c1, mut c2) = (start, start);
             let (mut b1, mut b2) = (vec![Back::default(); 300], vec![Back::default(); 300]);
-            forward_portable(&row, &mut c1, &rates.single, &mut b1);
+            forward_portable(row.iter(), &mut c1, &rates.single, &mut b1);
             // SAFETY: checked above.
-            unsafe { forward(&row, &mut c2, &rates, &mut b2) };
+            unsafe { forward(row.iter(), &mut c2, &rates, &mut b2) };
             assert_eq!(c1.map(f64::to_bits), c2.map(f64::to_bits), "round {round}");
             for (i, (x, y)) in b1.iter().zip(&b2).enumerate() {
                 assert_eq!(
